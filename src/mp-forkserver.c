@@ -1,0 +1,273 @@
+/* mp-forkserver.c: a server forked inside mp_init() that forks workers
+ *
+ * mp_init() forks the server while the program still has one thread, so
+ * every worker it forks starts from a clean, single-threaded copy of the
+ * program with its tasks and types registered, at the cost of one fork.
+ *
+ * A request carries two descriptors: the worker's end of its channel,
+ * and a status socket on which the server answers with the worker's pid
+ * and, once it has reaped the worker, its exit code.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "mp-error.h"
+#include "mp-forkserver-private.h"
+#include "mp-runtime-private.h"
+#include "mp-worker-private.h"
+
+static MpChannel *control;   /* client side; NULL when no server runs */
+
+typedef struct
+{
+  pid_t      pid;
+  int        pidfd;
+  MpChannel *status;
+} Worker;
+
+static void
+send_int (MpChannel  *status,
+          MpWireKind  kind,
+          int         value)
+{
+  g_autoptr(MpMessage) message = mp_message_new (kind, g_variant_new ("(i)", value));
+
+  /* A client that went away does not care; nothing else to do. */
+  mp_channel_send (status, message, NULL, NULL);
+}
+
+static void
+serve_request (GArray    *workers,
+               MpChannel *control_end,
+               pid_t      client_pid)
+{
+  g_autoptr(MpMessage) message = NULL;
+  g_autoptr(MpChannel) status = NULL;
+  int worker_fd;
+  pid_t server_pid = getpid ();
+  pid_t pid;
+  Worker worker;
+
+  g_autoptr(GError) error = NULL;
+
+  message = mp_channel_receive (control_end, 0, NULL, &error);
+  if (message == NULL)
+    {
+      /* Nothing there after all, or the client is gone (or sent garbage):
+       * in the latter cases so is our reason to be. */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        return;
+      _exit (0);
+    }
+  if (message->kind != MP_WIRE_KIND_FORK_REQUEST || mp_message_get_n_fds (message) != 2)
+    return;
+
+  worker_fd = mp_message_steal_fd (message, 0);
+  status = mp_channel_new (mp_message_steal_fd (message, 1));
+
+  pid = fork ();
+  if (pid == 0)
+    {
+      /* Keep nothing of the server: other workers' status sockets would
+       * otherwise hide the server's death from their clients. */
+      close (mp_channel_get_fd (control_end));
+      for (guint i = 0; i < workers->len; i++)
+        {
+          Worker *w = &g_array_index (workers, Worker, i);
+          close (w->pidfd);
+          close (mp_channel_get_fd (w->status));
+        }
+      close (mp_channel_get_fd (status));
+      signal (SIGINT, SIG_DFL);
+      mp_worker_main (worker_fd, server_pid, client_pid);
+    }
+
+  close (worker_fd);
+  if (pid < 0)
+    {
+      send_int (status, MP_WIRE_KIND_FORKED, -errno);
+      return;
+    }
+
+  worker.pid = pid;
+  worker.pidfd = mp_pidfd_open (pid);
+  worker.status = g_steal_pointer (&status);
+  send_int (worker.status, MP_WIRE_KIND_FORKED, pid);
+  g_array_append_val (workers, worker);
+}
+
+G_NORETURN static void
+serve (int   fd,
+       pid_t client_pid)
+{
+  g_autoptr(MpChannel) control_end = mp_channel_new (fd);
+  g_autoptr(GArray) workers = g_array_new (FALSE, FALSE, sizeof (Worker));
+  g_autoptr(GArray) pfds = g_array_new (FALSE, FALSE, sizeof (struct pollfd));
+
+  for (;;)
+    {
+      struct pollfd control_pfd = { fd, POLLIN, 0 };
+
+      g_array_set_size (pfds, 0);
+      g_array_append_val (pfds, control_pfd);
+      for (guint i = 0; i < workers->len; i++)
+        {
+          struct pollfd p = { g_array_index (workers, Worker, i).pidfd, POLLIN, 0 };
+          g_array_append_val (pfds, p);
+        }
+
+      if (poll ((struct pollfd *) pfds->data, pfds->len, -1) < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          _exit (1);
+        }
+
+      /* Reap first, from the end so that removal keeps indices valid. */
+      for (guint i = workers->len; i > 0; i--)
+        {
+          struct pollfd *p = &g_array_index (pfds, struct pollfd, i);
+          Worker *w = &g_array_index (workers, Worker, i - 1);
+          int code;
+
+          if (p->revents == 0)
+            continue;
+          if (!mp_pidfd_wait (w->pidfd, FALSE, &code))
+            continue;
+          send_int (w->status, MP_WIRE_KIND_EXITED, code);
+          close (w->pidfd);
+          g_object_unref (w->status);
+          g_array_remove_index (workers, i - 1);
+        }
+
+      {
+        struct pollfd *p = &g_array_index (pfds, struct pollfd, 0);
+        if (p->revents & (POLLHUP | POLLERR | POLLNVAL))
+          _exit (0);
+        if (p->revents & POLLIN)
+          serve_request (workers, control_end, client_pid);
+      }
+    }
+}
+
+gboolean
+mp_forkserver_launch (GError **error)
+{
+  int fds[2];
+  pid_t client = getpid ();
+  pid_t pid;
+
+  if (!mp_socket_pair (fds, error))
+    return FALSE;
+
+  pid = fork ();
+  if (pid < 0)
+    {
+      int errsv = errno;
+      close (fds[0]);
+      close (fds[1]);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Could not start the forkserver: %s"), g_strerror (errsv));
+      return FALSE;
+    }
+  if (pid == 0)
+    {
+      close (fds[0]);
+      mp_child_setup_parent_death (client);
+      /* Ctrl-C reaches the whole process group; the server outlives it
+       * so that the parent can still clean up. Workers restore it. */
+      signal (SIGINT, SIG_IGN);
+      serve (fds[1], client);
+    }
+
+  close (fds[1]);
+  control = mp_channel_new (fds[0]);
+  return TRUE;
+}
+
+gboolean
+mp_forkserver_is_running (void)
+{
+  return control != NULL && !mp_runtime_is_child () && !mp_channel_is_closed (control);
+}
+
+static gboolean
+read_int (MpChannel   *status,
+          MpWireKind   kind,
+          int         *value,
+          GError     **error)
+{
+  g_autoptr(MpMessage) message = mp_channel_receive (status, -1, NULL, error);
+
+  if (message == NULL)
+    return FALSE;
+  if (message->kind != kind || !g_variant_is_of_type (message->body, G_VARIANT_TYPE ("(i)")))
+    {
+      g_set_error (error, MP_ERROR, MP_ERROR_PROTOCOL,
+                   _("The forkserver sent an unexpected “%s” message"),
+                   mp_wire_kind_to_string (message->kind));
+      return FALSE;
+    }
+  g_variant_get (message->body, "(i)", value);
+  return TRUE;
+}
+
+pid_t
+mp_forkserver_fork_worker (int          worker_fd,
+                           MpChannel  **status_out,
+                           GError     **error)
+{
+  g_autoptr(MpMessage) request = NULL;
+  g_autoptr(MpChannel) status = NULL;
+  int fds[2];
+  int pid;
+
+  if (!mp_forkserver_is_running ())
+    {
+      g_set_error_literal (error, MP_ERROR, MP_ERROR_START_METHOD,
+                           _("The forkserver is not running"));
+      return -1;
+    }
+  if (!mp_socket_pair (fds, error))
+    return -1;
+
+  status = mp_channel_new (fds[0]);
+  request = mp_message_new (MP_WIRE_KIND_FORK_REQUEST, NULL);
+  mp_message_add_fd (request, dup (worker_fd));
+  mp_message_add_fd (request, fds[1]);
+  if (!mp_channel_send (control, request, NULL, error))
+    {
+      g_prefix_error (error, _("The forkserver is gone: "));
+      return -1;
+    }
+  g_clear_pointer (&request, mp_message_free);
+
+  if (!read_int (status, MP_WIRE_KIND_FORKED, &pid, error))
+    return -1;
+  if (pid <= 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-pid),
+                   _("The forkserver could not fork: %s"), g_strerror (-pid));
+      return -1;
+    }
+
+  *status_out = g_steal_pointer (&status);
+  return pid;
+}
+
+/* Blocks until the server reports the worker's exit. */
+gboolean
+mp_forkserver_read_exit (MpChannel  *status,
+                         int        *exitcode,
+                         GError    **error)
+{
+  return read_int (status, MP_WIRE_KIND_EXITED, exitcode, error);
+}

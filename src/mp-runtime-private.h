@@ -1,0 +1,46 @@
+/* mp-runtime-private.h: process-wide state shared by the runtime files
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <sys/types.h>
+
+#include "mp-runtime.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MpProcess MpProcess;
+
+/* Environment that marks a spawned child: "<fd>:<parent pid>". */
+#define MP_WORKER_ENV "MP_WORKER_FD"
+
+/* How this program can be started again (spawn). */
+const char * const *mp_runtime_get_argv  (void);
+const char         *mp_runtime_get_exe   (void);
+const char         *mp_runtime_get_cwd   (void);
+guint               mp_runtime_threads_at_init (void);
+
+/* Whether this process was started by libmp (fork, spawn or forkserver). */
+gboolean            mp_runtime_is_child  (void);
+void                mp_runtime_enter_child (int         parent_pid,
+                                            MpProcess  *process);
+void                mp_runtime_set_current_process (MpProcess *process);
+
+/* Live children, held until their exit has been collected. */
+void                mp_runtime_add_child    (MpProcess *process);
+void                mp_runtime_remove_child (MpProcess *process);
+void                mp_runtime_reap_children (void);
+
+MpStartMethod       mp_runtime_resolve_method (MpStartMethod method);
+
+/* Helpers for the start methods. */
+int                 mp_pidfd_open        (pid_t pid);
+gboolean            mp_pidfd_wait        (int    pidfd,
+                                          gboolean block,
+                                          int   *exitcode);
+void                mp_child_setup_parent_death (pid_t expected_parent);
+void                mp_flush_stdio       (void);
+int                 mp_count_threads     (void);
+
+G_END_DECLS

@@ -1,0 +1,560 @@
+/* mp-runtime.c: mp_init(), start methods, and what a process knows of
+ * its libmp parent and children
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "mp-error.h"
+#include "mp-forkserver-private.h"
+#include "mp-process-private.h"
+#include "mp-runtime-private.h"
+#include "mp-worker-private.h"
+
+static struct
+{
+  gboolean       initialized;
+  gboolean       is_child;
+  int            parent_pid;
+  char          *exe;
+  char         **argv;
+  char          *cwd;
+  guint          threads_at_init;
+  MpStartMethod  method;
+  GMutex         lock;
+  GList         *children;   /* MpProcess, one reference each */
+  MpProcess     *current;
+} runtime;
+
+static void runtime_atexit (void);
+
+static char **
+read_cmdline (int    argc,
+              char **argv)
+{
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  GPtrArray *out = g_ptr_array_new ();
+
+  if (g_file_get_contents ("/proc/self/cmdline", &contents, &len, NULL) && len > 0)
+    {
+      for (gsize i = 0; i < len; i += strlen (contents + i) + 1)
+        g_ptr_array_add (out, g_strdup (contents + i));
+    }
+  else
+    {
+      for (int i = 0; argv != NULL && i < argc; i++)
+        g_ptr_array_add (out, g_strdup (argv[i]));
+    }
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (out, FALSE);
+}
+
+int
+mp_count_threads (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  int n = 0;
+
+  if (dir == NULL)
+    return 1;
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return MAX (n, 1);
+}
+
+/**
+ * mp_init:
+ * @argc: the length of @argv
+ * @argv: (array length=argc) (nullable): the program's arguments
+ *
+ * Prepares libmp. Call it at the top of main(), after registering tasks
+ * (Python: before the script does any work).
+ *
+ * In an ordinary process it records how to start this program again
+ * (the spawn start method) and, while the program still has a single
+ * thread, forks the forkserver. In a child that libmp started with spawn
+ * it never returns: the process becomes the worker, runs what its parent
+ * sends, and exits.
+ *
+ * Calling it again does nothing.
+ */
+void
+mp_init (int    argc,
+         char **argv)
+{
+  const char *worker;
+
+  if (runtime.initialized)
+    return;
+  runtime.initialized = TRUE;
+
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+
+  runtime.threads_at_init = mp_count_threads ();
+  runtime.exe = g_file_read_link ("/proc/self/exe", NULL);
+  runtime.argv = read_cmdline (argc, argv);
+  runtime.cwd = g_get_current_dir ();
+
+  worker = g_getenv (MP_WORKER_ENV);
+  if (worker != NULL)
+    {
+      int fd = -1, parent = 0;
+
+      if (sscanf (worker, "%d:%d", &fd, &parent) != 2 || fd < 0)
+        {
+          g_printerr ("%s\n", _("libmp: malformed worker environment"));
+          _exit (1);
+        }
+      g_unsetenv (MP_WORKER_ENV);
+      mp_worker_main (fd, parent, parent);
+    }
+
+  if (runtime.threads_at_init == 1)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!mp_forkserver_launch (&error))
+        g_warning ("%s", error->message);
+    }
+
+  atexit (runtime_atexit);
+}
+
+/**
+ * mp_is_initialized:
+ *
+ * Returns: whether mp_init() was called in this process (or in the
+ *   process it was forked from)
+ */
+gboolean
+mp_is_initialized (void)
+{
+  return runtime.initialized;
+}
+
+const char * const *
+mp_runtime_get_argv (void)
+{
+  return (const char * const *) runtime.argv;
+}
+
+const char *
+mp_runtime_get_exe (void)
+{
+  return runtime.exe;
+}
+
+const char *
+mp_runtime_get_cwd (void)
+{
+  return runtime.cwd;
+}
+
+guint
+mp_runtime_threads_at_init (void)
+{
+  return runtime.threads_at_init;
+}
+
+gboolean
+mp_runtime_is_child (void)
+{
+  return runtime.is_child;
+}
+
+/* In a new child: forget the parent's children (they are not ours) and
+ * remember who we are. */
+void
+mp_runtime_enter_child (int        parent_pid,
+                        MpProcess *process)
+{
+  runtime.is_child = TRUE;
+  runtime.parent_pid = parent_pid;
+  /* The list's references belong to the parent's copy of memory; leak
+   * them rather than finalize objects that describe the parent's state. */
+  runtime.children = NULL;
+  g_mutex_init (&runtime.lock);
+  mp_runtime_set_current_process (process);
+}
+
+void
+mp_runtime_set_current_process (MpProcess *process)
+{
+  g_set_object (&runtime.current, process);
+}
+
+/**
+ * mp_current_process:
+ *
+ * The process object for this process: in a child, the #MpProcess its
+ * parent started (a subclass arrives as its own type, with its
+ * properties); in the main process, an object named "MainProcess".
+ *
+ * Returns: (transfer none): this process
+ */
+MpProcess *
+mp_current_process (void)
+{
+  if (runtime.current == NULL)
+    runtime.current = mp_process_new_main ();
+  return runtime.current;
+}
+
+/**
+ * mp_parent_pid:
+ *
+ * Returns: the pid of the process that started this one through libmp
+ *   (even when a forkserver did the forking), or 0 in a process that
+ *   libmp did not start
+ */
+int
+mp_parent_pid (void)
+{
+  return runtime.is_child ? runtime.parent_pid : 0;
+}
+
+/**
+ * mp_exit:
+ * @status: the exit code
+ *
+ * Ends this process with @status after flushing standard output and
+ * error. In a child, the parent's #MpProcess:exitcode becomes @status;
+ * the child skips exit handlers inherited from the parent.
+ */
+void
+mp_exit (int status)
+{
+  mp_flush_stdio ();
+  if (runtime.is_child)
+    _exit (status);
+  exit (status);
+}
+
+void
+mp_flush_stdio (void)
+{
+  fflush (NULL);
+}
+
+/* ---- start methods ----------------------------------------------------- */
+
+MpStartMethod
+mp_runtime_resolve_method (MpStartMethod method)
+{
+  if (method != MP_START_METHOD_DEFAULT)
+    return method;
+  if (runtime.method != MP_START_METHOD_DEFAULT)
+    return runtime.method;
+  if (!runtime.initialized)
+    return MP_START_METHOD_FORK;
+  if (mp_forkserver_is_running ())
+    return MP_START_METHOD_FORKSERVER;
+  return MP_START_METHOD_SPAWN;
+}
+
+/**
+ * mp_start_method_is_available:
+ * @method: a start method
+ * @error: return location for a #GError
+ *
+ * Whether this process can start children with @method.
+ *
+ * Returns: %TRUE if it can; %FALSE with @error saying why not
+ */
+gboolean
+mp_start_method_is_available (MpStartMethod   method,
+                              GError        **error)
+{
+  switch (mp_runtime_resolve_method (method))
+    {
+    case MP_START_METHOD_FORK:
+      return TRUE;
+
+    case MP_START_METHOD_SPAWN:
+      if (!runtime.initialized || runtime.argv == NULL || runtime.argv[0] == NULL)
+        {
+          g_set_error_literal (error, MP_ERROR, MP_ERROR_NOT_INITIALIZED,
+                               _("The spawn start method needs mp_init() at the top of main()"));
+          return FALSE;
+        }
+      return TRUE;
+
+    case MP_START_METHOD_FORKSERVER:
+      if (!runtime.initialized)
+        {
+          g_set_error_literal (error, MP_ERROR, MP_ERROR_NOT_INITIALIZED,
+                               _("The forkserver start method needs mp_init() at the top of main()"));
+          return FALSE;
+        }
+      if (!mp_forkserver_is_running ())
+        {
+          if (runtime.is_child)
+            g_set_error_literal (error, MP_ERROR, MP_ERROR_START_METHOD,
+                                 _("The forkserver start method is not available in a child process"));
+          else
+            g_set_error (error, MP_ERROR, MP_ERROR_START_METHOD,
+                         _("The forkserver start method is not available: mp_init() ran while the program had %u threads, and forking then is unsafe"),
+                         runtime.threads_at_init);
+          return FALSE;
+        }
+      return TRUE;
+
+    case MP_START_METHOD_DEFAULT:
+    default:
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("Unknown start method"));
+      return FALSE;
+    }
+}
+
+/**
+ * mp_set_start_method:
+ * @method: the start method for processes that do not choose one
+ * @error: return location for a #GError
+ *
+ * Sets the process-wide default start method, as Python's
+ * multiprocessing.set_start_method() does. %MP_START_METHOD_DEFAULT goes
+ * back to the automatic choice.
+ *
+ * Returns: %TRUE on success; %FALSE with @error set when @method cannot
+ *   be used in this process
+ */
+gboolean
+mp_set_start_method (MpStartMethod   method,
+                     GError        **error)
+{
+  if (method != MP_START_METHOD_DEFAULT && !mp_start_method_is_available (method, error))
+    return FALSE;
+  runtime.method = method;
+  return TRUE;
+}
+
+/**
+ * mp_get_start_method:
+ *
+ * Returns: the start method a process uses when it does not choose one
+ */
+MpStartMethod
+mp_get_start_method (void)
+{
+  return mp_runtime_resolve_method (MP_START_METHOD_DEFAULT);
+}
+
+/* ---- cpu count --------------------------------------------------------- */
+
+static double
+cgroup_cpu_limit (void)
+{
+  g_autofree char *cgroup = NULL;
+  double limit = G_MAXDOUBLE;
+  g_autofree char *path = NULL;
+
+  if (!g_file_get_contents ("/proc/self/cgroup", &cgroup, NULL, NULL))
+    return limit;
+
+  for (char *line = strtok (cgroup, "\n"); line != NULL; line = strtok (NULL, "\n"))
+    if (g_str_has_prefix (line, "0::"))
+      {
+        path = g_strdup (line + 3);
+        break;
+      }
+  if (path == NULL)
+    return limit;
+
+  /* A quota anywhere up the hierarchy caps this group. */
+  for (;;)
+    {
+      g_autofree char *file = g_build_filename ("/sys/fs/cgroup", path, "cpu.max", NULL);
+      g_autofree char *max = NULL;
+      char quota[32];
+      double period;
+
+      if (g_file_get_contents (file, &max, NULL, NULL) &&
+          sscanf (max, "%31s %lf", quota, &period) == 2 &&
+          strcmp (quota, "max") != 0 && period > 0)
+        limit = MIN (limit, g_ascii_strtod (quota, NULL) / period);
+
+      if (strcmp (path, "/") == 0 || *path == '\0')
+        break;
+      {
+        char *slash = strrchr (path, '/');
+        if (slash == NULL)
+          break;
+        if (slash == path)
+          slash[1] = '\0';
+        else
+          *slash = '\0';
+      }
+    }
+  return limit;
+}
+
+/**
+ * mp_cpu_count:
+ *
+ * The number of CPUs this process may use: the CPUs in its affinity mask,
+ * capped by the cgroup CPU quota (rounded up). Python's cpu_count()
+ * ignores both.
+ *
+ * Returns: at least 1
+ */
+guint
+mp_cpu_count (void)
+{
+  cpu_set_t set;
+  guint n = g_get_num_processors ();
+  double quota;
+
+  if (sched_getaffinity (0, sizeof set, &set) == 0)
+    n = MAX (1, CPU_COUNT (&set));
+  quota = cgroup_cpu_limit ();
+  if (quota < n)
+    n = MAX (1, (guint) (quota + 0.999));
+  return n;
+}
+
+/* ---- children ---------------------------------------------------------- */
+
+void
+mp_runtime_add_child (MpProcess *process)
+{
+  g_mutex_lock (&runtime.lock);
+  runtime.children = g_list_prepend (runtime.children, g_object_ref (process));
+  g_mutex_unlock (&runtime.lock);
+}
+
+void
+mp_runtime_remove_child (MpProcess *process)
+{
+  GList *link;
+
+  g_mutex_lock (&runtime.lock);
+  link = g_list_find (runtime.children, process);
+  if (link != NULL)
+    runtime.children = g_list_delete_link (runtime.children, link);
+  g_mutex_unlock (&runtime.lock);
+  if (link != NULL)
+    g_object_unref (process);
+}
+
+static gpointer
+ref_object (gconstpointer object,
+            gpointer      unused)
+{
+  return g_object_ref ((gpointer) object);
+}
+
+static GList *
+copy_children (void)
+{
+  GList *copy;
+
+  g_mutex_lock (&runtime.lock);
+  copy = g_list_copy_deep (runtime.children, ref_object, NULL);
+  g_mutex_unlock (&runtime.lock);
+  return copy;
+}
+
+/* Collects children that have ended, so that none stays a zombie while
+ * nobody joins it (Python does the same in start() and active_children()). */
+void
+mp_runtime_reap_children (void)
+{
+  GList *children = copy_children ();
+
+  for (GList *l = children; l != NULL; l = l->next)
+    mp_process_is_alive (l->data);
+  g_list_free_full (children, g_object_unref);
+}
+
+/**
+ * mp_active_children:
+ *
+ * The children of this process that are still running; those that have
+ * ended are collected on the way.
+ *
+ * Returns: (transfer full) (element-type MpProcess): the live children
+ */
+GList *
+mp_active_children (void)
+{
+  mp_runtime_reap_children ();
+  return copy_children ();
+}
+
+/* As Python does at exit: daemonic children are terminated, the others
+ * are joined. */
+static void
+runtime_atexit (void)
+{
+  GList *children;
+
+  if (runtime.is_child)
+    return;
+  children = copy_children ();
+  for (GList *l = children; l != NULL; l = l->next)
+    if (mp_process_get_daemon (l->data) && mp_process_is_alive (l->data))
+      mp_process_terminate (l->data, NULL);
+  for (GList *l = children; l != NULL; l = l->next)
+    mp_process_join (l->data, -1, NULL);
+  g_list_free_full (children, g_object_unref);
+}
+
+/* ---- helpers for the start methods -------------------------------------- */
+
+int
+mp_pidfd_open (pid_t pid)
+{
+  return (int) syscall (SYS_pidfd_open, pid, 0);
+}
+
+/* Reaps a child through its pidfd. Returns FALSE when it has not ended
+ * yet (only without @block) or cannot be waited for. */
+gboolean
+mp_pidfd_wait (int       pidfd,
+               gboolean  block,
+               int      *exitcode)
+{
+  siginfo_t info = { 0 };
+  int r;
+
+  do
+    r = waitid ((idtype_t) 3 /* P_PIDFD */, pidfd, &info, WEXITED | (block ? 0 : WNOHANG));
+  while (r < 0 && errno == EINTR);
+
+  if (r < 0 || info.si_pid == 0)
+    return FALSE;
+
+  if (info.si_code == CLD_EXITED)
+    *exitcode = info.si_status;
+  else
+    *exitcode = -info.si_status;
+  return TRUE;
+}
+
+/* Run in a new child: die with the parent, even when it is SIGKILLed.
+ * The parent may already be gone by the time the flag is set. */
+void
+mp_child_setup_parent_death (pid_t expected_parent)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != expected_parent)
+    _exit (1);
+}

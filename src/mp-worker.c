@@ -1,0 +1,73 @@
+/* mp-worker.c: what a spawn or forkserver child does
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "mp-error.h"
+#include "mp-process-private.h"
+#include "mp-runtime-private.h"
+#include "mp-wire-private.h"
+#include "mp-worker-private.h"
+
+/* The parent keeps its end of the channel open for the child's whole
+ * life, so a hang-up means the parent is gone: exit, even while the task
+ * is busy on the main thread. PR_SET_PDEATHSIG covers the same case from
+ * the kernel's side; this covers a parent thread that exits early. */
+static gpointer
+lifeline_thread (gpointer data)
+{
+  struct pollfd pfd = { GPOINTER_TO_INT (data), 0, 0 };
+
+  for (;;)
+    {
+      if (poll (&pfd, 1, -1) > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
+        {
+          if (pfd.revents & POLLNVAL)
+            return NULL;  /* the channel was closed here on purpose */
+          _exit (1);
+        }
+    }
+  return NULL;
+}
+
+void
+mp_worker_main (int    fd,
+                pid_t  os_parent,
+                int    libmp_parent)
+{
+  g_autoptr(MpChannel) channel = NULL;
+  g_autoptr(MpMessage) message = NULL;
+  g_autoptr(MpProcess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  int parent_pid = libmp_parent;
+  int code;
+
+  mp_child_setup_parent_death (os_parent);
+  g_thread_unref (g_thread_new ("mp-lifeline", lifeline_thread, GINT_TO_POINTER (fd)));
+
+  channel = mp_channel_new (fd);
+  message = mp_channel_receive (channel, -1, NULL, &error);
+  if (message != NULL && message->kind != MP_WIRE_KIND_RUN)
+    g_set_error (&error, MP_ERROR, MP_ERROR_PROTOCOL,
+                 _("Expected a run message, got “%s”"),
+                 mp_wire_kind_to_string (message->kind));
+  if (error == NULL)
+    process = mp_process_new_from_run_message (message, &parent_pid, &error);
+  if (process == NULL)
+    {
+      g_printerr (_("libmp worker %d: %s\n"), (int) getpid (), error->message);
+      mp_flush_stdio ();
+      _exit (1);
+    }
+
+  mp_runtime_enter_child (parent_pid, process);
+  code = mp_process_run_in_child (process);
+  mp_flush_stdio ();
+  _exit (code);
+}

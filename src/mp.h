@@ -1,0 +1,21 @@
+/* mp.h: the one header of libmp
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define MP_INSIDE
+# include "mp-version.h"
+# include "mp-version-macros.h"
+# include "mp-enums.h"
+# include "mp-error.h"
+# include "mp-runtime.h"
+# include "mp-task.h"
+# include "mp-process.h"
+#undef MP_INSIDE
+
+G_END_DECLS

@@ -1,0 +1,650 @@
+/* test-process.c: MpProcess in each start method
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mp.h>
+
+/* ---- tasks (registered before mp_init, as the docs ask) --------------- */
+
+static GVariant *
+task_ok (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  return g_variant_ref (args);
+}
+
+static GVariant *
+task_fail (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "refused on purpose");
+  return NULL;
+}
+
+static GVariant *
+task_exit (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  int code;
+
+  g_variant_get (args, "(i)", &code);
+  mp_exit (code);
+}
+
+/* The workload of the signal tests: a child that runs until killed. */
+static GVariant *
+task_forever (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  for (;;)
+    pause ();
+  return NULL;
+}
+
+/* Exits 0 only if the child sees the expected libmp parent. */
+static GVariant *
+task_check_parent (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  int expected;
+
+  g_variant_get (args, "(i)", &expected);
+  if (mp_parent_pid () != expected || mp_current_process () == NULL ||
+      mp_process_get_pid (mp_current_process ()) != getpid ())
+    mp_exit (3);
+  return NULL;
+}
+
+/* ---- a subclass whose properties must travel --------------------------- */
+
+#define TEST_TYPE_PROCESS (test_process_get_type ())
+G_DECLARE_FINAL_TYPE (TestProcess, test_process, TEST, PROCESS, MpProcess)
+
+struct _TestProcess
+{
+  MpProcess parent_instance;
+  char *greeting;
+  int count;
+};
+
+G_DEFINE_FINAL_TYPE (TestProcess, test_process, MP_TYPE_PROCESS)
+
+enum { TP_PROP_0, TP_PROP_GREETING, TP_PROP_COUNT };
+
+static void
+test_process_run (MpProcess *process, GCancellable *c, GError **error)
+{
+  TestProcess *self = TEST_PROCESS (process);
+
+  if (g_strcmp0 (self->greeting, "hello from the parent") != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "greeting did not travel: %s", self->greeting);
+      return;
+    }
+  if (g_strcmp0 (mp_process_get_name (process), "custom-name") != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "name did not travel");
+      return;
+    }
+  mp_exit (self->count);
+}
+
+static void
+test_process_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  TestProcess *self = TEST_PROCESS (object);
+  if (id == TP_PROP_GREETING)
+    g_value_set_string (value, self->greeting);
+  else
+    g_value_set_int (value, self->count);
+}
+
+static void
+test_process_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+  TestProcess *self = TEST_PROCESS (object);
+  if (id == TP_PROP_GREETING)
+    {
+      g_free (self->greeting);
+      self->greeting = g_value_dup_string (value);
+    }
+  else
+    self->count = g_value_get_int (value);
+}
+
+static void
+test_process_finalize (GObject *object)
+{
+  g_free (TEST_PROCESS (object)->greeting);
+  G_OBJECT_CLASS (test_process_parent_class)->finalize (object);
+}
+
+static void
+test_process_class_init (TestProcessClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = test_process_get_property;
+  object_class->set_property = test_process_set_property;
+  object_class->finalize = test_process_finalize;
+  MP_PROCESS_CLASS (klass)->run = test_process_run;
+
+  g_object_class_install_property (object_class, TP_PROP_GREETING,
+    g_param_spec_string ("greeting", NULL, NULL, NULL, G_PARAM_READWRITE));
+  g_object_class_install_property (object_class, TP_PROP_COUNT,
+    g_param_spec_int ("count", NULL, NULL, 0, 255, 0, G_PARAM_READWRITE));
+}
+
+static void
+test_process_init (TestProcess *self)
+{
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static const MpStartMethod methods[] = {
+  MP_START_METHOD_FORK, MP_START_METHOD_SPAWN, MP_START_METHOD_FORKSERVER,
+};
+static const char *method_names[] = { NULL, "fork", "spawn", "forkserver" };
+
+static int
+run_to_exit (MpStartMethod method,
+             const char   *task,
+             GVariant     *args)
+{
+  g_autoptr(MpProcess) p = mp_process_new (task, args);
+  g_autoptr(GError) error = NULL;
+
+  mp_process_set_start_method (p, method);
+  g_assert_true (mp_process_start (p, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mp_process_get_pid (p), >, 0);
+  g_assert_true (mp_process_join (p, 60, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mp_process_get_state (p), ==, MP_PROCESS_STATE_EXITED);
+  g_assert_false (mp_process_is_alive (p));
+  return mp_process_get_exitcode (p);
+}
+
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  while (g_dir_read_name (dir))
+    n++;
+  return n;
+}
+
+/* Our children in state Z. */
+static guint
+count_zombies (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while ((name = g_dir_read_name (dir)))
+    {
+      g_autofree char *path = NULL, *stat = NULL;
+      char state;
+      int ppid;
+      const char *close_paren;
+
+      if (!g_ascii_isdigit (*name))
+        continue;
+      path = g_strdup_printf ("/proc/%s/stat", name);
+      if (!g_file_get_contents (path, &stat, NULL, NULL))
+        continue;
+      close_paren = strrchr (stat, ')');
+      if (close_paren && sscanf (close_paren + 2, "%c %d", &state, &ppid) == 2 &&
+          ppid == getpid () && state == 'Z')
+        n++;
+    }
+  return n;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void
+test_exit_codes (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+
+  g_assert_cmpint (run_to_exit (method, "ok", NULL), ==, 0);
+  g_assert_cmpint (run_to_exit (method, "fail", NULL), ==, 1);
+  g_assert_cmpint (run_to_exit (method, "exit", g_variant_new ("(i)", 7)), ==, 7);
+  g_assert_cmpint (run_to_exit (method, "check-parent", g_variant_new ("(i)", getpid ())), ==, 0);
+  /* A process with no target runs nothing and succeeds, as in Python. */
+  g_assert_cmpint (run_to_exit (method, NULL, NULL), ==, 0);
+}
+
+static void
+test_signals (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  struct { gboolean (*send) (MpProcess *, GError **); int code; } cases[] = {
+    { mp_process_terminate, -SIGTERM },
+    { mp_process_kill, -SIGKILL },
+    { mp_process_interrupt, -SIGINT },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(MpProcess) p = mp_process_new ("forever", NULL);
+      g_autoptr(GError) error = NULL;
+
+      mp_process_set_start_method (p, method);
+      g_assert_true (mp_process_start (p, &error));
+      g_assert_true (mp_process_is_alive (p));
+      /* join with a timeout while it runs: not ended, no error */
+      g_assert_false (mp_process_join (p, 0.05, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (mp_process_get_state (p), ==, MP_PROCESS_STATE_STARTED);
+
+      g_assert_true (cases[i].send (p, &error));
+      g_assert_no_error (error);
+      g_assert_true (mp_process_join (p, 60, &error));
+      g_assert_cmpint (mp_process_get_exitcode (p), ==, cases[i].code);
+      /* Signalling an ended process does nothing. */
+      g_assert_true (mp_process_terminate (p, &error));
+      g_assert_no_error (error);
+    }
+}
+
+static void
+test_subclass (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  g_autoptr(MpProcess) p = g_object_new (TEST_TYPE_PROCESS,
+                                         "greeting", "hello from the parent",
+                                         "count", 42,
+                                         "name", "custom-name",
+                                         "start-method", method,
+                                         NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mp_process_start (p, &error));
+  g_assert_true (mp_process_join (p, 60, &error));
+  g_assert_cmpint (mp_process_get_exitcode (p), ==, 42);
+}
+
+static gboolean
+closure_func (MpProcess *process, gpointer user_data, GError **error)
+{
+  mp_exit (GPOINTER_TO_INT (user_data));
+}
+
+static int closure_destroyed;
+
+static void
+closure_destroy (gpointer data)
+{
+  closure_destroyed++;
+}
+
+static void
+test_closure (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(MpProcess) p = mp_process_new_for_func (closure_func, GINT_TO_POINTER (9), closure_destroy);
+    /* The default for a closure is fork. */
+    g_assert_true (mp_process_start (p, &error));
+    g_assert_true (mp_process_join (p, 60, &error));
+    g_assert_cmpint (mp_process_get_exitcode (p), ==, 9);
+  }
+  g_assert_cmpint (closure_destroyed, ==, 1);
+
+  for (guint i = 1; i < G_N_ELEMENTS (methods); i++)
+    {
+      g_autoptr(MpProcess) p = mp_process_new_for_func (closure_func, NULL, NULL);
+      mp_process_set_start_method (p, methods[i]);
+      g_assert_false (mp_process_start (p, &error));
+      g_assert_error (error, MP_ERROR, MP_ERROR_START_METHOD);
+      g_assert_cmpint (mp_process_get_pid (p), ==, 0);
+      g_clear_error (&error);
+    }
+}
+
+static void
+test_misuse (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MpProcess) p = mp_process_new ("forever", NULL);
+  g_autoptr(MpProcess) unknown = mp_process_new ("no-such-task", NULL);
+
+  mp_process_set_start_method (p, method);
+
+  /* Not started: join, signals and a second start are clear errors. */
+  g_assert_false (mp_process_join (p, 0, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+  g_assert_false (mp_process_terminate (p, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+
+  /* An unknown task fails at start and starts nothing. */
+  mp_process_set_start_method (unknown, method);
+  g_assert_false (mp_process_start (unknown, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_UNKNOWN_TASK);
+  g_assert_cmpint (mp_process_get_pid (unknown), ==, 0);
+  g_clear_error (&error);
+
+  g_assert_true (mp_process_start (p, &error));
+  g_assert_false (mp_process_start (p, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+
+  /* close() on a live process is an error, as in Python. */
+  g_assert_false (mp_process_close (p, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+
+  g_assert_true (mp_process_kill (p, &error));
+  g_assert_true (mp_process_join (p, 60, &error));
+  g_assert_true (mp_process_close (p, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mp_process_get_state (p), ==, MP_PROCESS_STATE_CLOSED);
+  g_assert_false (mp_process_join (p, 0, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+  g_assert_false (mp_process_start (p, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_INVALID_STATE);
+}
+
+static GVariant *
+task_late (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  return NULL;
+}
+
+static void
+test_registered_after_init (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  mp_register_task ("late", task_late, NULL, NULL);
+  for (guint i = 1; i < G_N_ELEMENTS (methods); i++)
+    {
+      g_autoptr(MpProcess) p = mp_process_new ("late", NULL);
+      mp_process_set_start_method (p, methods[i]);
+      g_assert_false (mp_process_start (p, &error));
+      g_assert_error (error, MP_ERROR, MP_ERROR_UNKNOWN_TASK);
+      g_assert_nonnull (strstr (error->message, "mp_init"));
+      g_clear_error (&error);
+    }
+  /* fork copies the registry as it is now, so it works there. */
+  g_assert_cmpint (run_to_exit (MP_START_METHOD_FORK, "late", NULL), ==, 0);
+}
+
+typedef struct
+{
+  GMainLoop *loop;
+  int exited_code;
+  int n_exited;
+  gboolean joined;
+  GError *join_error;
+} AsyncState;
+
+static void
+on_exited (MpProcess *p, int code, AsyncState *state)
+{
+  state->exited_code = code;
+  state->n_exited++;
+}
+
+static void
+on_joined (GObject *source, GAsyncResult *result, gpointer data)
+{
+  AsyncState *state = data;
+
+  state->joined = mp_process_join_finish (MP_PROCESS (source), result, &state->join_error);
+  g_main_loop_quit (state->loop);
+}
+
+static gboolean
+fail_timeout (gpointer data)
+{
+  g_error ("timed out waiting for an event (a bug)");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_join_async (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  g_autoptr(MpProcess) p = mp_process_new ("exit", g_variant_new ("(i)", 5));
+  g_autoptr(GError) error = NULL;
+  AsyncState state = { 0 };
+  guint timeout_id;
+
+  state.loop = g_main_loop_new (NULL, FALSE);
+  mp_process_set_start_method (p, method);
+  g_signal_connect (p, "exited", G_CALLBACK (on_exited), &state);
+  g_assert_true (mp_process_start (p, &error));
+  mp_process_join_async (p, NULL, on_joined, &state);
+  timeout_id = g_timeout_add_seconds (60, fail_timeout, NULL);
+  g_main_loop_run (state.loop);
+  g_source_remove (timeout_id);
+
+  g_assert_no_error (state.join_error);
+  g_assert_true (state.joined);
+  g_assert_cmpint (state.n_exited, ==, 1);
+  g_assert_cmpint (state.exited_code, ==, 5);
+  g_assert_cmpint (mp_process_get_exitcode (p), ==, 5);
+  g_main_loop_unref (state.loop);
+}
+
+static void
+test_join_async_cancel (void)
+{
+  g_autoptr(MpProcess) p = mp_process_new ("forever", NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  AsyncState state = { 0 };
+
+  state.loop = g_main_loop_new (NULL, FALSE);
+  g_assert_true (mp_process_start (p, &error));
+  mp_process_join_async (p, cancellable, on_joined, &state);
+  g_cancellable_cancel (cancellable);
+  g_main_loop_run (state.loop);
+  g_assert_error (state.join_error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_false (state.joined);
+  g_clear_error (&state.join_error);
+  g_assert_true (mp_process_is_alive (p));
+
+  g_assert_true (mp_process_kill (p, &error));
+  g_assert_true (mp_process_join (p, 60, &error));
+  g_main_loop_unref (state.loop);
+}
+
+static void
+test_many (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  guint fds_before, zombies_before;
+  g_autoptr(GPtrArray) procs = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GError) error = NULL;
+
+  /* Warm up anything allocated once (GLib's worker thread, sockets). */
+  run_to_exit (method, "ok", NULL);
+  fds_before = count_fds ();
+  zombies_before = count_zombies ();
+
+  for (guint i = 0; i < 200; i++)
+    {
+      MpProcess *p = mp_process_new ("ok", g_variant_new ("(u)", i));
+      mp_process_set_start_method (p, method);
+      g_assert_true (mp_process_start (p, &error));
+      g_assert_no_error (error);
+      g_ptr_array_add (procs, p);
+      /* Keep at most 20 running at once on this small machine. */
+      if (procs->len >= 20)
+        {
+          for (guint j = 0; j < procs->len; j++)
+            {
+              g_assert_true (mp_process_join (procs->pdata[j], 60, &error));
+              g_assert_cmpint (mp_process_get_exitcode (procs->pdata[j]), ==, 0);
+            }
+          g_ptr_array_set_size (procs, 0);
+        }
+    }
+  for (guint j = 0; j < procs->len; j++)
+    g_assert_true (mp_process_join (procs->pdata[j], 60, &error));
+  g_ptr_array_set_size (procs, 0);
+
+  if (count_fds () != fds_before)
+    {
+      g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+      const char *n;
+      while ((n = g_dir_read_name (dir)))
+        {
+          g_autofree char *path = g_strdup_printf ("/proc/self/fd/%s", n);
+          g_autofree char *target = g_file_read_link (path, NULL);
+          g_printerr ("fd %s -> %s\n", n, target);
+        }
+    }
+  g_assert_cmpuint (count_fds (), ==, fds_before);
+  g_assert_cmpuint (count_zombies (), ==, zombies_before);
+}
+
+static void
+test_active_children (void)
+{
+  g_autoptr(MpProcess) p = mp_process_new ("forever", NULL);
+  g_autoptr(GError) error = NULL;
+  GList *children;
+
+  g_assert_true (mp_process_start (p, &error));
+  children = mp_active_children ();
+  g_assert_nonnull (g_list_find (children, p));
+  g_list_free_full (children, g_object_unref);
+  mp_process_kill (p, &error);
+  mp_process_join (p, 60, &error);
+  children = mp_active_children ();
+  g_assert_null (g_list_find (children, p));
+  g_list_free_full (children, g_object_unref);
+}
+
+static void
+test_helpers (void)
+{
+  guint n = mp_cpu_count ();
+
+  g_assert_cmpuint (n, >=, 1);
+  g_assert_cmpuint (n, <=, g_get_num_processors ());
+  g_assert_cmpint (mp_parent_pid (), ==, 0);
+  g_assert_cmpstr (mp_process_get_name (mp_current_process ()), ==, "MainProcess");
+  g_assert_cmpint (mp_process_get_pid (mp_current_process ()), ==, getpid ());
+}
+
+/* The parent is killed with SIGKILL: its children must go too. A helper
+ * program (this binary in another mode) starts one child per method. */
+static void
+test_parent_killed (void)
+{
+  g_autoptr(GSubprocess) helper = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) in = NULL;
+  const char *self_exe = g_test_get_filename (G_TEST_BUILT, "test-process", NULL);
+  int pidfds[3];
+  gint64 start;
+
+  helper = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                             self_exe, "--orphan-helper", NULL);
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (helper));
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *line = g_data_input_stream_read_line (in, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      pidfds[i] = (int) syscall (SYS_pidfd_open, atoi (line), 0);
+      g_assert_cmpint (pidfds[i], >=, 0);
+    }
+
+  g_subprocess_force_exit (helper);
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < 3; i++)
+    {
+      struct pollfd pfd = { pidfds[i], POLLIN, 0 };
+      /* A generous bound that only a bug reaches. */
+      g_assert_cmpint (poll (&pfd, 1, 30000), ==, 1);
+      close (pidfds[i]);
+    }
+  g_test_message ("children gone %.1f ms after the parent's SIGKILL",
+                  (g_get_monotonic_time () - start) / 1000.0);
+  g_assert_true (g_subprocess_wait (helper, NULL, NULL));
+}
+
+static int
+orphan_helper (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    {
+      MpProcess *p = mp_process_new ("forever", NULL);
+      g_autoptr(GError) error = NULL;
+
+      mp_process_set_start_method (p, methods[i]);
+      if (!mp_process_start (p, &error))
+        g_error ("%s", error->message);
+      g_print ("%d\n", mp_process_get_pid (p));
+    }
+  fflush (stdout);
+  for (;;)
+    pause ();
+  return 0;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  mp_register_task ("ok", task_ok, NULL, NULL);
+  mp_register_task ("fail", task_fail, NULL, NULL);
+  mp_register_task ("exit", task_exit, NULL, NULL);
+  mp_register_task ("forever", task_forever, NULL, NULL);
+  mp_register_task ("check-parent", task_check_parent, NULL, NULL);
+  g_type_ensure (TEST_TYPE_PROCESS);
+  mp_init (argc, argv);
+
+  if (argc > 1 && strcmp (argv[1], "--orphan-helper") == 0)
+    return orphan_helper ();
+
+  g_test_init (&argc, &argv, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    {
+      const char *m = method_names[methods[i]];
+      gconstpointer d = GINT_TO_POINTER (methods[i]);
+      g_autofree char *p1 = g_strdup_printf ("/process/%s/exit-codes", m);
+      g_autofree char *p2 = g_strdup_printf ("/process/%s/signals", m);
+      g_autofree char *p3 = g_strdup_printf ("/process/%s/subclass", m);
+      g_autofree char *p4 = g_strdup_printf ("/process/%s/misuse", m);
+      g_autofree char *p5 = g_strdup_printf ("/process/%s/join-async", m);
+      g_autofree char *p6 = g_strdup_printf ("/process/%s/many", m);
+
+      g_test_add_data_func (p1, d, test_exit_codes);
+      g_test_add_data_func (p2, d, test_signals);
+      g_test_add_data_func (p3, d, test_subclass);
+      g_test_add_data_func (p4, d, test_misuse);
+      g_test_add_data_func (p5, d, test_join_async);
+      g_test_add_data_func (p6, d, test_many);
+    }
+  g_test_add_func ("/process/closure", test_closure);
+  g_test_add_func ("/process/registered-after-init", test_registered_after_init);
+  g_test_add_func ("/process/join-async-cancel", test_join_async_cancel);
+  g_test_add_func ("/process/active-children", test_active_children);
+  g_test_add_func ("/process/helpers", test_helpers);
+  g_test_add_func ("/process/parent-killed", test_parent_killed);
+  return g_test_run ();
+}
