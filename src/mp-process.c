@@ -360,8 +360,9 @@ mp_process_new (const char *task_name,
 }
 
 /**
- * mp_process_new_for_func: (skip)
- * @func: the function to run in the child
+ * mp_process_new_for_func:
+ * @func: (scope notified) (closure user_data) (destroy destroy): the
+ *   function to run in the child
  * @user_data: data for @func
  * @destroy: (nullable): frees @user_data in the parent
  *

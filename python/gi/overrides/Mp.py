@@ -1,0 +1,241 @@
+# Mp.py: the PyGObject override for libmp
+#
+# - Python exceptions raised in tasks and in Process.do_run become GErrors
+#   (MP_ERROR_TASK_FAILED) carrying the traceback text; PyGObject alone
+#   would print them and return NULL with no error set.
+# - Tasks take Python arguments and return Python values; they are turned
+#   into GVariants here.
+# - Standard output is flushed before a child exits.
+# - Process takes Python's keywords: target, args, name, daemon.
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+import inspect
+import sys
+import traceback
+
+from gi.repository import GLib, GObject
+
+from ..module import get_introspection_module
+from ..overrides import override
+
+Mp = get_introspection_module("Mp")
+
+__all__ = []
+
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def _error_from_exception(exc):
+    if isinstance(exc, GLib.Error):
+        return exc
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+    return GLib.Error(text, "mp-error-quark", int(Mp.Error.TASK_FAILED))
+
+
+def to_variant(value):
+    """Turns a Python value into a GVariant, guessing the type as Python
+    would print it: bool b, int x, float d, str s, bytes ay, tuple (...),
+    a list of one type a<type> (else av), a dict with str keys a{sv}."""
+    if isinstance(value, GLib.Variant):
+        return value
+    if value is None:
+        return GLib.Variant("()", ())
+    if isinstance(value, bool):
+        return GLib.Variant("b", value)
+    if isinstance(value, int):
+        return GLib.Variant("x", value)
+    if isinstance(value, float):
+        return GLib.Variant("d", value)
+    if isinstance(value, str):
+        return GLib.Variant("s", value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return GLib.Variant("ay", bytes(value))
+    if isinstance(value, tuple):
+        return GLib.Variant.new_tuple(*[to_variant(v) for v in value])
+    if isinstance(value, (list, range)):
+        items = [to_variant(v) for v in value]
+        types = {v.get_type_string() for v in items}
+        if len(types) == 1:
+            return GLib.Variant.new_array(GLib.VariantType.new(types.pop()), items)
+        if not items:
+            return GLib.Variant("av", [])
+        return GLib.Variant.new_array(GLib.VariantType.new("v"), [GLib.Variant.new_variant(v) for v in items])
+    if isinstance(value, dict):
+        return GLib.Variant("a{sv}", {str(k): to_variant(v) for k, v in value.items()})
+    raise TypeError(f"cannot send a {type(value).__name__} to another process; use a GLib.Variant")
+
+
+__all__.append("to_variant")
+
+
+def _call_task(func, args):
+    unpacked = args.unpack()
+    if args.get_type_string().startswith("("):
+        return func(*unpacked)
+    return func(unpacked)
+
+
+def register_task(name, func, raw=False):
+    """Registers func under name. By default func receives the task's
+    arguments as Python values (a tuple is spread) and returns a Python
+    value; with raw=True it receives (args: GLib.Variant, cancellable)
+    and returns a GLib.Variant or None."""
+
+    def task(args, cancellable):
+        try:
+            if raw:
+                result = func(args, cancellable)
+            else:
+                result = _call_task(func, args)
+            return None if result is None else to_variant(result)
+        except SystemExit as e:
+            _flush()
+            Mp.exit(e.code if isinstance(e.code, int) else (0 if e.code is None else 1))
+        except BaseException as e:
+            raise _error_from_exception(e)
+        finally:
+            _flush()
+
+    Mp.register_task(name, task)
+    try:
+        func.__mp_task_name__ = name
+    except AttributeError:
+        pass
+    return func
+
+
+__all__.append("register_task")
+
+
+def task(func=None, *, name=None):
+    """Decorator: registers a function as a task under its qualified name."""
+
+    def wrap(f):
+        return register_task(name or f"{f.__module__}.{f.__qualname__}", f)
+
+    return wrap(func) if func is not None else wrap
+
+
+__all__.append("task")
+
+
+def init(argv=None):
+    Mp.init(list(sys.argv if argv is None else argv))
+
+
+__all__.append("init")
+
+
+def exit(status=0):
+    _flush()
+    Mp.exit(status)
+
+
+__all__.append("exit")
+
+
+def _wrap_run(run):
+    try:
+        takes_cancellable = len(inspect.signature(run).parameters) >= 2
+    except (TypeError, ValueError):
+        takes_cancellable = True
+
+    def do_run(self, cancellable):
+        try:
+            if takes_cancellable:
+                run(self, cancellable)
+            else:
+                run(self)
+        except SystemExit as e:
+            _flush()
+            Mp.exit(e.code if isinstance(e.code, int) else (0 if e.code is None else 1))
+        except BaseException as e:
+            raise _error_from_exception(e)
+        finally:
+            _flush()
+
+    do_run.__name__ = "do_run"
+    return do_run
+
+
+class Process(Mp.Process):
+    """multiprocessing.Process on libmp: Process(target=task, args=(...),
+    name=..., daemon=...). target is a task name or a function registered
+    with Mp.register_task / @Mp.task. Subclasses override do_run(self);
+    their GObject properties travel to spawn and forkserver children (the
+    subclass's __init__ does not run there)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        run = cls.__dict__.get("do_run")
+        if run is not None:
+            cls.do_run = _wrap_run(run)
+
+    def __init__(self, target=None, args=(), name=None, daemon=None, start_method=None, **kwargs):
+        if callable(target):
+            task_name = getattr(target, "__mp_task_name__", None)
+            if task_name is None:
+                raise TypeError(f"{target!r} is not a registered task: use Mp.register_task or @Mp.task")
+            target = task_name
+        props = dict(kwargs)
+        if target is not None:
+            props["task_name"] = target
+            props["args"] = to_variant(tuple(args))
+        if name is not None:
+            props["name"] = name
+        if daemon is not None:
+            props["daemon"] = daemon
+        if start_method is not None:
+            props["start_method"] = start_method
+        super().__init__(**props)
+
+    @property
+    def exitcode(self):
+        """None while running, as in Python."""
+        if self.get_state() in (Mp.ProcessState.EXITED, Mp.ProcessState.CLOSED):
+            return self.get_exitcode()
+        return None
+
+    @property
+    def pid(self):
+        return self.get_pid() or None
+
+    @property
+    def name(self):
+        return self.get_name()
+
+    @name.setter
+    def name(self, value):
+        self.set_name(value)
+
+    @property
+    def daemon(self):
+        return self.get_daemon()
+
+    @daemon.setter
+    def daemon(self, value):
+        self.set_daemon(value)
+
+    def join(self, timeout=None):
+        return Mp.Process.join(self, -1.0 if timeout is None else float(timeout))
+
+    def join_async(self, cancellable=None, callback=None, *user_data):
+        return Mp.Process.join_async(self, cancellable, callback, *user_data)
+
+
+Process = override(Process)
+__all__.append("Process")
+
+
+def current_process():
+    return Mp.current_process()
+
+
+__all__.append("current_process")
