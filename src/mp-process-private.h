@@ -13,6 +13,8 @@ MpProcess *mp_process_new_main              (void);
 MpProcess *mp_process_new_from_run_message  (MpMessage  *message,
                                              int        *parent_pid,
                                              GError    **error);
+void       mp_process_set_parent_channel    (MpProcess  *self,
+                                             MpChannel  *channel);
 int        mp_process_run_in_child          (MpProcess  *self);
 
 G_END_DECLS

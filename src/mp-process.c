@@ -68,6 +68,7 @@ typedef struct
   int              pidfd;          /* fork, spawn: the child; forkserver: the worker */
   MpChannel       *channel;        /* spawn, forkserver: the worker's channel */
   MpChannel       *status;         /* forkserver: pid and exit code */
+  GError          *child_error;    /* what the child's target failed with */
   GSource         *watch;
   GPtrArray       *joins;          /* pending join_async tasks */
 } MpProcessPrivate;
@@ -136,6 +137,7 @@ mp_process_finalize (GObject *object)
     close (priv->pidfd);
   g_clear_object (&priv->channel);
   g_clear_object (&priv->status);
+  g_clear_error (&priv->child_error);
   g_clear_pointer (&priv->joins, g_ptr_array_unref);
   if (priv->func_destroy != NULL)
     priv->func_destroy (priv->func_data);
@@ -672,6 +674,13 @@ mp_process_new_from_run_message (MpMessage  *message,
   return g_steal_pointer (&self);
 }
 
+void
+mp_process_set_parent_channel (MpProcess *self,
+                               MpChannel *channel)
+{
+  g_set_object (&PRIV (self)->channel, channel);
+}
+
 int
 mp_process_run_in_child (MpProcess *self)
 {
@@ -680,6 +689,18 @@ mp_process_run_in_child (MpProcess *self)
   MP_PROCESS_GET_CLASS (self)->run (self, NULL, &error);
   if (error != NULL)
     {
+      MpChannel *parent = PRIV (self)->channel;
+
+      /* The parent gets the error itself (mp_process_check_error()); the
+       * message also goes to stderr, as Python prints the traceback. */
+      if (parent != NULL)
+        {
+          g_autoptr(MpMessage) report =
+            mp_message_new (MP_WIRE_KIND_ERROR,
+                            g_variant_new ("(sis)", g_quark_to_string (error->domain),
+                                           error->code, error->message));
+          mp_channel_send (parent, report, NULL, NULL);
+        }
       g_printerr (_("Process %s (pid %d) failed: %s\n"),
                   PRIV (self)->name, (int) getpid (), error->message);
       return 1;
@@ -818,6 +839,23 @@ collect_exitcode_locked (MpProcess *self)
     default:
       g_assert_not_reached ();
     }
+
+  /* A failed child sent its error before exiting: it is already queued. */
+  if (exitcode != 0 && priv->channel != NULL)
+    {
+      g_autoptr(MpMessage) report = mp_channel_receive (priv->channel, 0, NULL, NULL);
+
+      if (report != NULL && report->kind == MP_WIRE_KIND_ERROR &&
+          g_variant_is_of_type (report->body, G_VARIANT_TYPE ("(sis)")))
+        {
+          const char *domain, *message;
+          int code;
+
+          g_variant_get (report->body, "(&si&s)", &domain, &code, &message);
+          g_clear_error (&priv->child_error);
+          priv->child_error = g_error_new_literal (g_quark_from_string (domain), code, message);
+        }
+    }
   return exitcode;
 }
 
@@ -870,12 +908,19 @@ start_fork (MpProcess  *self,
   MpProcessPrivate *priv = PRIV (self);
   pid_t parent = getpid ();
   pid_t pid;
+  int fds[2];
+
+  /* A channel even here, so that a failure can be reported back. */
+  if (!mp_socket_pair (fds, error))
+    return FALSE;
 
   mp_flush_stdio ();
   pid = fork ();
   if (pid < 0)
     {
       int errsv = errno;
+      close (fds[0]);
+      close (fds[1]);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
                    _("Could not fork: %s"), g_strerror (errsv));
       return FALSE;
@@ -885,6 +930,8 @@ start_fork (MpProcess  *self,
       int code;
 
       mp_child_setup_parent_death (parent);
+      close (fds[0]);
+      priv->channel = mp_channel_new (fds[1]);
       priv->pid = getpid ();
       priv->state = MP_PROCESS_STATE_STARTED;
       mp_runtime_enter_child (parent, self);
@@ -893,6 +940,8 @@ start_fork (MpProcess  *self,
       _exit (code);
     }
 
+  close (fds[1]);
+  priv->channel = mp_channel_new (fds[0]);
   priv->pid = pid;
   priv->pidfd = mp_pidfd_open (pid);
   return TRUE;
@@ -1438,6 +1487,37 @@ mp_process_close (MpProcess  *self,
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
   g_object_unref (self);
   return ok;
+}
+
+/**
+ * mp_process_check_error:
+ * @self: an #MpProcess
+ * @error: return location for a #GError
+ *
+ * After the child has ended: whether its target failed, and with what.
+ * The child's #GError comes back with its domain, code and message (a
+ * Python exception's traceback text, a JavaScript error's message), which
+ * Python's multiprocessing only prints in the child.
+ *
+ * Returns: %FALSE with @error set to the child's error when the target
+ *   failed; %TRUE otherwise (also while running, or when the child was
+ *   killed by a signal or ended through mp_exit())
+ */
+gboolean
+mp_process_check_error (MpProcess  *self,
+                        GError    **error)
+{
+  MpProcessPrivate *priv;
+
+  g_return_val_if_fail (MP_IS_PROCESS (self), FALSE);
+  priv = PRIV (self);
+
+  if (priv->child_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (priv->child_error));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* ---- properties -------------------------------------------------------- */

@@ -108,6 +108,9 @@ MP_AVAILABLE_IN_1_0
 gboolean        mp_process_interrupt       (MpProcess       *self,
                                             GError         **error);
 MP_AVAILABLE_IN_1_0
+gboolean        mp_process_check_error     (MpProcess       *self,
+                                            GError         **error);
+MP_AVAILABLE_IN_1_0
 gboolean        mp_process_close           (MpProcess       *self,
                                             GError         **error);
 

@@ -220,6 +220,19 @@ test_exit_codes (gconstpointer data)
   g_assert_cmpint (run_to_exit (method, "fail", NULL), ==, 1);
   g_assert_cmpint (run_to_exit (method, "exit", g_variant_new ("(i)", 7)), ==, 7);
   g_assert_cmpint (run_to_exit (method, "check-parent", g_variant_new ("(i)", getpid ())), ==, 0);
+  /* The child's own error comes back, domain, code and message. */
+  {
+    g_autoptr(MpProcess) p = mp_process_new ("fail", NULL);
+    g_autoptr(GError) error = NULL;
+
+    mp_process_set_start_method (p, method);
+    g_assert_true (mp_process_check_error (p, &error));
+    g_assert_true (mp_process_start (p, &error));
+    g_assert_true (mp_process_join (p, 60, &error));
+    g_assert_false (mp_process_check_error (p, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+    g_assert_cmpstr (error->message, ==, "refused on purpose");
+  }
   /* A process with no target runs nothing and succeeds, as in Python. */
   g_assert_cmpint (run_to_exit (method, NULL, NULL), ==, 0);
 }
