@@ -2,6 +2,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,26 @@ task_exit (GVariant *args, GCancellable *c, gpointer data, GError **error)
 static GVariant *
 task_forever (GVariant *args, GCancellable *c, gpointer data, GError **error)
 {
+  for (;;)
+    pause ();
+  return NULL;
+}
+
+static void
+on_sigterm_say_so (int sig)
+{
+  static const char line[] = "N got SIGTERM\n";
+  write (STDOUT_FILENO, line, sizeof line - 1);
+  _exit (0);
+}
+
+/* Runs until SIGTERM, then says so and exits 0. */
+static GVariant *
+task_until_sigterm (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  signal (SIGTERM, on_sigterm_say_so);
+  g_print ("N ready\n");
+  fflush (stdout);
   for (;;)
     pause ();
   return NULL;
@@ -618,10 +639,99 @@ orphan_helper (void)
   return 0;
 }
 
+/* At a normal exit, daemonic children are terminated and the others
+ * joined. The helper returns from main with one of each running; its own
+ * exit handler, registered before mp_init(), runs after libmp's. */
+static void
+say_after_libmp_atexit (void)
+{
+  g_print ("after libmp atexit\n");
+  fflush (stdout);
+}
+
+static int
+atexit_helper (void)
+{
+  g_autoptr(MpProcess) d = mp_process_new ("forever", NULL);
+  g_autoptr(MpProcess) n = mp_process_new ("until-sigterm", NULL);
+
+  mp_process_set_daemon (d, TRUE);
+  if (!mp_process_start (d, NULL) || !mp_process_start (n, NULL))
+    return 1;
+  g_print ("%d\n%d\nmain returning\n", mp_process_get_pid (d), mp_process_get_pid (n));
+  fflush (stdout);
+  return 0;
+}
+
+static void
+test_atexit (void)
+{
+  g_autoptr(GSubprocess) helper = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDataInputStream) in = NULL;
+  const char *self_exe = g_test_get_filename (G_TEST_BUILT, "test-process", NULL);
+  char *lines[5] = { 0 };
+  int pids[4], n_pids = 0;
+  int daemon_fd, normal_fd;
+  gboolean ready = FALSE;
+
+  helper = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                             self_exe, "--atexit-helper", NULL);
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (helper));
+  /* Two pids, "main returning" and, anywhere among them, the child's
+   * "N ready" (after which a SIGTERM reaches its handler). */
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *line = g_data_input_stream_read_line (in, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (g_ascii_isdigit (line[0]))
+        pids[n_pids++] = atoi (line);
+      else if (g_str_equal (line, "N ready"))
+        ready = TRUE;
+      else
+        g_assert_cmpstr (line, ==, "main returning");
+    }
+  g_assert_true (ready);
+  g_assert_cmpint (n_pids, ==, 2);
+  normal_fd = (int) syscall (SYS_pidfd_open, pids[1], 0);
+  g_assert_cmpint (normal_fd, >=, 0);
+
+  /* The daemon is terminated by the exiting parent (it may already be
+   * gone and reaped: then there is no pid to open)... */
+  daemon_fd = (int) syscall (SYS_pidfd_open, pids[0], 0);
+  if (daemon_fd >= 0)
+    {
+      struct pollfd pfd = { daemon_fd, POLLIN, 0 };
+      g_assert_cmpint (poll (&pfd, 1, 30000), ==, 1);
+      close (daemon_fd);
+    }
+  else
+    g_assert_cmpint (errno, ==, ESRCH);
+  /* ...while the other one is waited for: it is still there to be told
+   * to stop, and says so before the parent's last exit handler runs. */
+  g_assert_cmpint (syscall (SYS_pidfd_send_signal, normal_fd, SIGTERM, NULL, 0), ==, 0);
+  lines[3] = g_data_input_stream_read_line (in, NULL, NULL, &error);
+  lines[4] = g_data_input_stream_read_line (in, NULL, NULL, &error);
+  g_assert_cmpstr (lines[3], ==, "N got SIGTERM");
+  g_assert_cmpstr (lines[4], ==, "after libmp atexit");
+  g_assert_true (g_subprocess_wait_check (helper, NULL, &error));
+  g_assert_no_error (error);
+
+  close (normal_fd);
+  for (guint i = 0; i < G_N_ELEMENTS (lines); i++)
+    g_free (lines[i]);
+}
+
 int
 main (int   argc,
       char *argv[])
 {
+  if (argc > 1 && strcmp (argv[1], "--atexit-helper") == 0)
+    atexit (say_after_libmp_atexit);
+
+  mp_register_task ("until-sigterm", task_until_sigterm, NULL, NULL);
   mp_register_task ("ok", task_ok, NULL, NULL);
   mp_register_task ("fail", task_fail, NULL, NULL);
   mp_register_task ("exit", task_exit, NULL, NULL);
@@ -632,6 +742,8 @@ main (int   argc,
 
   if (argc > 1 && strcmp (argv[1], "--orphan-helper") == 0)
     return orphan_helper ();
+  if (argc > 1 && strcmp (argv[1], "--atexit-helper") == 0)
+    return atexit_helper ();
 
   g_test_init (&argc, &argv, NULL);
 
@@ -659,5 +771,6 @@ main (int   argc,
   g_test_add_func ("/process/active-children", test_active_children);
   g_test_add_func ("/process/helpers", test_helpers);
   g_test_add_func ("/process/parent-killed", test_parent_killed);
+  g_test_add_func ("/process/atexit", test_atexit);
   return g_test_run ();
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+# ten-children.py: mirrors seed 000's second example (多个子进程只需要for循环):
+# start ten children in a loop, keep them in a list, join them all.
+#
+#   ten-children.py [--start-method=fork|spawn|forkserver]
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+import os
+import sys
+
+import gi
+
+gi.require_version("Mp", "1")
+from gi.repository import Mp  # noqa: E402
+
+
+# 子进程要执行的代码
+@Mp.task
+def run_proc(name):
+    print("Run child process %s (%s)..." % (name, os.getpid()))
+
+
+Mp.init()
+
+
+def apply_start_method_option():
+    for arg in sys.argv[1:]:
+        if arg.startswith("--start-method="):
+            Mp.set_start_method(getattr(Mp.StartMethod, arg.split("=", 1)[1].upper()))
+
+
+def main():
+    apply_start_method_option()
+    # libmp does not flush sys.stdout before it starts a child (CPython's
+    # multiprocessing does): line buffering keeps our lines in order with
+    # the children's when stdout is a pipe.
+    sys.stdout.reconfigure(line_buffering=True)
+
+    print("Parent process %s." % os.getpid())
+
+    process_list = []
+    for i in range(10):
+        p = Mp.Process(target=run_proc, args=("test",))
+        print(f"{i}th Child process will start.")
+        p.start()  # 进程开始
+        process_list.append(p)
+
+    failed = False
+    for p in process_list:
+        p.join()  # 等待进程结束
+        if p.exitcode != 0:
+            print(f"{p.name} exited with {p.exitcode}", file=sys.stderr)
+            failed = True
+
+    print("Done.")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
