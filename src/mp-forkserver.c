@@ -25,6 +25,7 @@
 #include "mp-worker-private.h"
 
 static MpChannel *control;   /* client side; NULL when no server runs */
+static struct sigaction program_sigint;  /* restored in every worker */
 
 typedef struct
 {
@@ -86,8 +87,8 @@ serve_request (GArray    *workers,
           close (mp_channel_get_fd (w->status));
         }
       close (mp_channel_get_fd (status));
-      signal (SIGINT, SIG_DFL);
-      mp_worker_main (worker_fd, server_pid, client_pid);
+      sigaction (SIGINT, &program_sigint, NULL);
+      mp_worker_main (worker_fd, server_pid, client_pid, FALSE);
     }
 
   close (worker_fd);
@@ -183,8 +184,10 @@ mp_forkserver_launch (GError **error)
       close (fds[0]);
       mp_child_setup_parent_death (client);
       /* Ctrl-C reaches the whole process group; the server outlives it
-       * so that the parent can still clean up. Workers restore it. */
-      signal (SIGINT, SIG_IGN);
+       * so that the parent can still clean up. Workers get back what the
+       * program had (Python's KeyboardInterrupt handler, say). */
+      struct sigaction ignore = { .sa_handler = SIG_IGN };
+      sigaction (SIGINT, &ignore, &program_sigint);
       serve (fds[1], client);
     }
 

@@ -16,5 +16,6 @@ MpProcess *mp_process_new_from_run_message  (MpMessage  *message,
 void       mp_process_set_parent_channel    (MpProcess  *self,
                                              MpChannel  *channel);
 int        mp_process_run_in_child          (MpProcess  *self);
+void       mp_process_reap                  (MpProcess  *self);
 
 G_END_DECLS

@@ -763,10 +763,15 @@ exited_emission_free (gpointer data)
   g_free (emission);
 }
 
-/* Called with priv->lock held, once the exit code is known. */
+/* Called with priv->lock held, once the exit code is known. With @defer
+ * the signal waits for the main loop even when we are in the creator's
+ * context: the exit was noticed as a side effect of a call on another
+ * object (reaping in mp_process_start()), whose caller must not be
+ * re-entered by an "exited" handler. */
 static void
 set_exited_locked (MpProcess *self,
-                   int        exitcode)
+                   int        exitcode,
+                   gboolean   defer)
 {
   MpProcessPrivate *priv = PRIV (self);
   ExitedEmission *emission;
@@ -796,7 +801,7 @@ set_exited_locked (MpProcess *self,
 
   /* Emit in the creator's context: here if that is where we are,
    * otherwise from its main loop. */
-  if (current == priv->context || g_main_context_is_owner (priv->context))
+  if (!defer && (current == priv->context || g_main_context_is_owner (priv->context)))
     {
       g_mutex_unlock (&priv->lock);
       emit_exited_cb (emission);
@@ -804,8 +809,14 @@ set_exited_locked (MpProcess *self,
       g_mutex_lock (&priv->lock);
     }
   else
-    g_main_context_invoke_full (priv->context, G_PRIORITY_DEFAULT,
-                                emit_exited_cb, emission, exited_emission_free);
+    {
+      GSource *idle = g_idle_source_new ();
+      g_source_set_priority (idle, G_PRIORITY_DEFAULT);
+      g_source_set_callback (idle, emit_exited_cb, emission, exited_emission_free);
+      g_source_set_static_name (idle, "[mp] process exited");
+      g_source_attach (idle, priv->context);
+      g_source_unref (idle);
+    }
 }
 
 /* Collects the exit code of a child known (or about to be known) to have
@@ -870,7 +881,8 @@ exit_fd_locked (MpProcessPrivate *priv)
 /* Polls without blocking; finishes the process if it has ended. */
 static void
 check_exited_locked (MpProcess *self,
-                     gboolean   known_ready)
+                     gboolean   known_ready,
+                     gboolean   defer)
 {
   MpProcessPrivate *priv = PRIV (self);
 
@@ -882,7 +894,7 @@ check_exited_locked (MpProcess *self,
       if (g_poll (&pfd, 1, 0) <= 0)
         return;
     }
-  set_exited_locked (self, collect_exitcode_locked (self));
+  set_exited_locked (self, collect_exitcode_locked (self), defer);
 }
 
 static gboolean
@@ -895,7 +907,7 @@ watch_cb (int          fd,
 
   g_object_ref (self);
   g_mutex_lock (&priv->lock);
-  check_exited_locked (self, TRUE);
+  check_exited_locked (self, TRUE, FALSE);
   g_mutex_unlock (&priv->lock);
   g_object_unref (self);
   return G_SOURCE_REMOVE;
@@ -914,7 +926,6 @@ start_fork (MpProcess  *self,
   if (!mp_socket_pair (fds, error))
     return FALSE;
 
-  mp_flush_stdio ();
   pid = fork ();
   if (pid < 0)
     {
@@ -1115,6 +1126,10 @@ mp_process_start (MpProcess  *self,
   if (!check_startable (self, method, error))
     goto out;
 
+  /* As Python does: what the parent printed comes before the child's
+   * output, and a forked child does not print it again. */
+  mp_flush_stdio ();
+
   priv->used_method = method;
   switch (method)
     {
@@ -1210,7 +1225,7 @@ mp_process_join (MpProcess  *self,
       g_mutex_lock (&priv->lock);
       if (!ready)
         break;
-      check_exited_locked (self, FALSE);
+      check_exited_locked (self, FALSE, FALSE);
     }
 
   {
@@ -1356,12 +1371,25 @@ mp_process_is_alive (MpProcess *self)
     alive = TRUE;
   else
     {
-      check_exited_locked (self, FALSE);
+      check_exited_locked (self, FALSE, FALSE);
       alive = priv->state == MP_PROCESS_STATE_STARTED;
     }
   g_mutex_unlock (&priv->lock);
   g_object_unref (self);
   return alive;
+}
+
+/* Collects @self if it has ended, deferring "exited" to the main loop. */
+void
+mp_process_reap (MpProcess *self)
+{
+  MpProcessPrivate *priv = PRIV (self);
+
+  g_object_ref (self);
+  g_mutex_lock (&priv->lock);
+  check_exited_locked (self, FALSE, TRUE);
+  g_mutex_unlock (&priv->lock);
+  g_object_unref (self);
 }
 
 static gboolean
@@ -1471,7 +1499,7 @@ mp_process_close (MpProcess  *self,
 
   g_object_ref (self);
   g_mutex_lock (&priv->lock);
-  check_exited_locked (self, FALSE);
+  check_exited_locked (self, FALSE, FALSE);
   if (priv->state == MP_PROCESS_STATE_STARTED)
     {
       g_set_error_literal (error, MP_ERROR, MP_ERROR_INVALID_STATE,

@@ -123,12 +123,17 @@ mp_init (int    argc,
           _exit (1);
         }
       g_unsetenv (MP_WORKER_ENV);
-      mp_worker_main (fd, parent, parent);
+      mp_worker_main (fd, parent, parent, TRUE);
     }
 
   if (runtime.threads_at_init == 1)
     {
       g_autoptr(GError) error = NULL;
+
+      /* Every worker is a copy of the server: set up once here what each
+       * would otherwise set up again, and print nothing twice. */
+      g_type_class_unref (g_type_class_ref (MP_TYPE_PROCESS));
+      mp_flush_stdio ();
 
       if (!mp_forkserver_launch (&error))
         g_warning ("%s", error->message);
@@ -480,7 +485,7 @@ mp_runtime_reap_children (void)
   GList *children = copy_children ();
 
   for (GList *l = children; l != NULL; l = l->next)
-    mp_process_is_alive (l->data);
+    mp_process_reap (l->data);
   g_list_free_full (children, g_object_unref);
 }
 

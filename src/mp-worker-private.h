@@ -14,8 +14,9 @@ G_BEGIN_DECLS
  * exits. @os_parent is the pid that getppid() must return (the forkserver
  * or the spawning parent); the process dies with it. */
 G_NORETURN
-void mp_worker_main (int    fd,
-                     pid_t  os_parent,
-                     int    libmp_parent);
+void mp_worker_main (int       fd,
+                     pid_t     os_parent,
+                     int       libmp_parent,
+                     gboolean  lifeline);
 
 G_END_DECLS

@@ -18,7 +18,9 @@
 /* The parent keeps its end of the channel open for the child's whole
  * life, so a hang-up means the parent is gone: exit, even while the task
  * is busy on the main thread. PR_SET_PDEATHSIG covers the same case from
- * the kernel's side; this covers a parent thread that exits early. */
+ * the kernel's side; this covers a spawning thread that exits early (the
+ * signal follows the thread, not the process). A forkserver worker needs
+ * neither: its server lives exactly as long as the parent process. */
 static gpointer
 lifeline_thread (gpointer data)
 {
@@ -37,9 +39,10 @@ lifeline_thread (gpointer data)
 }
 
 void
-mp_worker_main (int    fd,
-                pid_t  os_parent,
-                int    libmp_parent)
+mp_worker_main (int       fd,
+                pid_t     os_parent,
+                int       libmp_parent,
+                gboolean  lifeline)
 {
   g_autoptr(MpChannel) channel = NULL;
   g_autoptr(MpMessage) message = NULL;
@@ -49,7 +52,8 @@ mp_worker_main (int    fd,
   int code;
 
   mp_child_setup_parent_death (os_parent);
-  g_thread_unref (g_thread_new ("mp-lifeline", lifeline_thread, GINT_TO_POINTER (fd)));
+  if (lifeline)
+    g_thread_unref (g_thread_new ("mp-lifeline", lifeline_thread, GINT_TO_POINTER (fd)));
 
   channel = mp_channel_new (fd);
   message = mp_channel_receive (channel, -1, NULL, &error);
@@ -61,6 +65,12 @@ mp_worker_main (int    fd,
     process = mp_process_new_from_run_message (message, &parent_pid, &error);
   if (process == NULL)
     {
+      /* Tell the parent why, so that mp_process_check_error() can. */
+      g_autoptr(MpMessage) report =
+        mp_message_new (MP_WIRE_KIND_ERROR,
+                        g_variant_new ("(sis)", g_quark_to_string (error->domain),
+                                       error->code, error->message));
+      mp_channel_send (channel, report, NULL, NULL);
       g_printerr (_("libmp worker %d: %s\n"), (int) getpid (), error->message);
       mp_flush_stdio ();
       _exit (1);

@@ -67,10 +67,6 @@ main (int    argc,
   mp_init (argc, argv);
   apply_start_method_option (argc, argv);
 
-  /* libmp flushes stdio before a fork start only, not before spawn or
-   * forkserver (CPython flushes before all three): line buffering keeps
-   * our lines in order with the children's when stdout is a pipe. */
-  setvbuf (stdout, NULL, _IOLBF, 0);
 
   methods = g_type_class_ref (MP_TYPE_START_METHOD);
   printf ("Start method: %s\n", g_enum_get_value (methods, mp_get_start_method ())->value_nick);

@@ -208,10 +208,6 @@ main (int    argc,
   mp_init (argc, argv);
   apply_start_method_option (argc, argv);
 
-  /* libmp flushes stdio before a fork start only, not before spawn or
-   * forkserver (CPython flushes before all three): line buffering keeps
-   * our lines in order with the children's when stdout is a pipe. */
-  setvbuf (stdout, NULL, _IOLBF, 0);
 
   /* Seed 003: p = MyProcess('test1') (with num=3 here) */
   p = my_process_new ("test1", 3);

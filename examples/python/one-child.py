@@ -53,10 +53,6 @@ def run_in_child(target, args):
 
 def main():
     apply_start_method_option()
-    # libmp does not flush sys.stdout before it starts a child (CPython's
-    # multiprocessing does): line buffering keeps our lines in order with
-    # the children's when stdout is a pipe.
-    sys.stdout.reconfigure(line_buffering=True)
 
     # Seed 000
     print("Parent process %s." % os.getpid())

@@ -37,10 +37,6 @@ def apply_start_method_option():
 
 def main():
     apply_start_method_option()
-    # libmp does not flush sys.stdout before it starts a child (CPython's
-    # multiprocessing does): line buffering keeps our lines in order with
-    # the children's when stdout is a pipe.
-    sys.stdout.reconfigure(line_buffering=True)
 
     print("Start method:", Mp.get_start_method().value_nick)
     print("Parent PID of the main process:", os.getppid())  # 主进程的父进程PID

@@ -72,10 +72,6 @@ def start_and_join(p):
 
 def main():
     apply_start_method_option()
-    # libmp does not flush sys.stdout before it starts a child (CPython's
-    # multiprocessing does): line buffering keeps our lines in order with
-    # the children's when stdout is a pipe.
-    sys.stdout.reconfigure(line_buffering=True)
 
     # Seed 003: p = MyProcess('test1') (with num=3 here)
     start_and_join(MyProcess("test1", 3))

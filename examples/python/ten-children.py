@@ -32,10 +32,6 @@ def apply_start_method_option():
 
 def main():
     apply_start_method_option()
-    # libmp does not flush sys.stdout before it starts a child (CPython's
-    # multiprocessing does): line buffering keeps our lines in order with
-    # the children's when stdout is a pipe.
-    sys.stdout.reconfigure(line_buffering=True)
 
     print("Parent process %s." % os.getpid())
 

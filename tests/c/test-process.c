@@ -165,6 +165,14 @@ test_process_init (TestProcess *self)
 {
 }
 
+/* A subclass whose type is registered only after mp_init(). */
+#define LATE_TYPE_PROCESS (late_process_get_type ())
+G_DECLARE_FINAL_TYPE (LateProcess, late_process, LATE, PROCESS, MpProcess)
+struct _LateProcess { MpProcess parent_instance; };
+G_DEFINE_FINAL_TYPE (LateProcess, late_process, MP_TYPE_PROCESS)
+static void late_process_class_init (LateProcessClass *klass) { }
+static void late_process_init (LateProcess *self) { }
+
 /* ---- helpers ----------------------------------------------------------- */
 
 static const MpStartMethod methods[] = {
@@ -398,6 +406,27 @@ static GVariant *
 task_late (GVariant *args, GCancellable *c, gpointer data, GError **error)
 {
   return NULL;
+}
+
+/* A spawn or forkserver child that does not know the type says so, and
+ * the parent gets that error, not just exit code 1. */
+static void
+test_type_unknown_in_child (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 1; i < G_N_ELEMENTS (methods); i++)
+    {
+      g_autoptr(MpProcess) p = g_object_new (LATE_TYPE_PROCESS, "start-method", methods[i], NULL);
+
+      g_assert_true (mp_process_start (p, &error));
+      g_assert_true (mp_process_join (p, 60, &error));
+      g_assert_cmpint (mp_process_get_exitcode (p), ==, 1);
+      g_assert_false (mp_process_check_error (p, &error));
+      g_assert_error (error, MP_ERROR, MP_ERROR_START_METHOD);
+      g_assert_nonnull (strstr (error->message, "LateProcess"));
+      g_clear_error (&error);
+    }
 }
 
 static void
@@ -767,6 +796,7 @@ main (int   argc,
     }
   g_test_add_func ("/process/closure", test_closure);
   g_test_add_func ("/process/registered-after-init", test_registered_after_init);
+  g_test_add_func ("/process/type-unknown-in-child", test_type_unknown_in_child);
   g_test_add_func ("/process/join-async-cancel", test_join_async_cancel);
   g_test_add_func ("/process/active-children", test_active_children);
   g_test_add_func ("/process/helpers", test_helpers);

@@ -547,14 +547,7 @@ class SpawnTests(StartMethodTests, MpTestCase):
 class ForkserverTests(StartMethodTests, MpTestCase):
     method = Mp.StartMethod.FORKSERVER
 
-    @unittest.skip(
-        "libmp bug: a forkserver worker gets SIGINT's default action instead of the "
-        "handler the program had at Mp.init (mp-forkserver.c: signal (SIGINT, SIG_DFL)), "
-        "so a Python child dies of SIGINT (-2) instead of raising KeyboardInterrupt (1) "
-        "as it does with fork and spawn"
-    )
-    def test_interrupt_keyboard_interrupt(self):
-        super().test_interrupt_keyboard_interrupt()
+    pass
 
 
 # ---- closures and the runtime ---------------------------------------------
@@ -606,11 +599,6 @@ class RuntimeTests(MpTestCase):
         self.assertEqual(p.exitcode, 1)
         self.assertMpError(Mp.Error.TASK_FAILED, p.check_error)
 
-    @unittest.skip(
-        "libmp override gap: an exception raised in a Mp.Process.new_for_func closure is "
-        "only printed by PyGObject; check_error says 'The process function failed without "
-        "saying why' instead of carrying the traceback, as it does for tasks and do_run"
-    )
     def test_closure_raises_message(self):
         def func(process, data):
             raise ValueError("the closure failed")

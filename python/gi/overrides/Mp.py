@@ -127,10 +127,30 @@ __all__.append("task")
 
 
 def init(argv=None):
+    # The forkserver is forked in here: nothing buffered may be printed twice.
+    _flush()
     Mp.init(list(sys.argv if argv is None else argv))
 
 
 __all__.append("init")
+
+
+def _start_method(method):
+    if isinstance(method, str):
+        try:
+            return getattr(Mp.StartMethod, method.upper())
+        except AttributeError:
+            raise ValueError(f"unknown start method {method!r}") from None
+    return method
+
+
+def set_start_method(method):
+    """As multiprocessing.set_start_method: "fork", "spawn", "forkserver"
+    (or an Mp.StartMethod)."""
+    return Mp.set_start_method(_start_method(method))
+
+
+__all__.append("set_start_method")
 
 
 def exit(status=0):
@@ -167,10 +187,12 @@ def _wrap_run(run):
 
 class Process(Mp.Process):
     """multiprocessing.Process on libmp: Process(target=task, args=(...),
-    name=..., daemon=...). target is a task name or a function registered
-    with Mp.register_task / @Mp.task. Subclasses override do_run(self);
-    their GObject properties travel to spawn and forkserver children (the
-    subclass's __init__ does not run there)."""
+    name=..., daemon=..., start_method=...). target is a task name or a
+    function registered with Mp.register_task / @Mp.task. Subclasses
+    override do_run(self); their GObject properties travel to spawn and
+    forkserver children. There GObject makes the object: __init__ runs
+    with no arguments and the travelled properties are set afterwards, so
+    give every __init__ parameter a default."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -193,8 +215,38 @@ class Process(Mp.Process):
         if daemon is not None:
             props["daemon"] = daemon
         if start_method is not None:
-            props["start_method"] = start_method
+            props["start_method"] = _start_method(start_method)
         super().__init__(**props)
+
+    @classmethod
+    def new_for_func(cls, func, *user_data):
+        """A fork-only process running func(process, *user_data); an
+        exception fails the child with its traceback, returning None or
+        a true value succeeds."""
+
+        def run(process, *data):
+            try:
+                result = func(process, *data)
+                return True if result is None else bool(result)
+            except SystemExit as e:
+                _flush()
+                Mp.exit(e.code if isinstance(e.code, int) else (0 if e.code is None else 1))
+            except BaseException as e:
+                raise _error_from_exception(e)
+            finally:
+                _flush()
+
+        return Mp.Process.new_for_func(run, *user_data)
+
+    def start(self):
+        # What the parent printed comes first, and a fork child must not
+        # print it again.
+        _flush()
+        return Mp.Process.start(self)
+
+    @property
+    def state(self):
+        return self.get_state()
 
     @property
     def exitcode(self):
