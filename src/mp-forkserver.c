@@ -6,7 +6,9 @@
  *
  * A request carries two descriptors: the worker's end of its channel,
  * and a status socket on which the server answers with the worker's pid
- * and, once it has reaped the worker, its exit code.
+ * and, once it has reaped the worker, its exit code. A spare worker,
+ * forked ahead of time, takes each request, so the fork is not on the
+ * path of mp_process_start().
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -31,8 +33,20 @@ typedef struct
 {
   pid_t      pid;
   int        pidfd;
-  MpChannel *status;
+  MpChannel *status;   /* NULL for the spare */
 } Worker;
+
+/* The server's state. One worker is forked ahead of time and waits for
+ * its channel, so that a request costs a message, not a fork: the next
+ * spare is forked after the answer has gone out. */
+typedef struct
+{
+  pid_t      client_pid;
+  MpChannel *control;
+  GArray    *workers;
+  Worker     spare;
+  MpChannel *spare_feed;   /* server end of the spare's socket */
+} Server;
 
 static void
 send_int (MpChannel  *status,
@@ -45,21 +59,74 @@ send_int (MpChannel  *status,
   mp_channel_send (status, message, NULL, NULL);
 }
 
+/* In a new child: keep nothing of the server. Other workers' status
+ * sockets would otherwise hide the server's death from their clients. */
 static void
-serve_request (GArray    *workers,
-               MpChannel *control_end,
-               pid_t      client_pid)
+forget_server (Server *server)
+{
+  close (mp_channel_get_fd (server->control));
+  for (guint i = 0; i < server->workers->len; i++)
+    {
+      Worker *w = &g_array_index (server->workers, Worker, i);
+      close (w->pidfd);
+      close (mp_channel_get_fd (w->status));
+    }
+  sigaction (SIGINT, &program_sigint, NULL);
+}
+
+G_NORETURN static void
+spare_main (Server *server,
+            int     feed_fd,
+            pid_t   server_pid)
+{
+  g_autoptr(MpChannel) feed = NULL;
+  g_autoptr(MpMessage) message = NULL;
+
+  mp_child_setup_parent_death (server_pid);
+  forget_server (server);
+  feed = mp_channel_new (feed_fd);
+  message = mp_channel_receive (feed, -1, NULL, NULL);
+  if (message == NULL || mp_message_get_n_fds (message) != 1)
+    _exit (0);   /* the server is gone, or retired us */
+  mp_worker_main (mp_message_steal_fd (message, 0), server_pid, server->client_pid, FALSE);
+}
+
+static void
+fork_spare (Server *server)
+{
+  pid_t server_pid = getpid ();
+  int fds[2];
+  pid_t pid;
+
+  if (!mp_socket_pair (fds, NULL))
+    return;
+  pid = fork ();
+  if (pid == 0)
+    {
+      close (fds[0]);
+      spare_main (server, fds[1], server_pid);
+    }
+  close (fds[1]);
+  if (pid < 0)
+    {
+      close (fds[0]);
+      return;
+    }
+  server->spare.pid = pid;
+  server->spare.pidfd = mp_pidfd_open (pid);
+  server->spare.status = NULL;
+  server->spare_feed = mp_channel_new (fds[0]);
+}
+
+static void
+serve_request (Server *server)
 {
   g_autoptr(MpMessage) message = NULL;
-  g_autoptr(MpChannel) status = NULL;
-  int worker_fd;
-  pid_t server_pid = getpid ();
-  pid_t pid;
+  g_autoptr(MpMessage) feed = NULL;
+  g_autoptr(GError) error = NULL;
   Worker worker;
 
-  g_autoptr(GError) error = NULL;
-
-  message = mp_channel_receive (control_end, 0, NULL, &error);
+  message = mp_channel_receive (server->control, 0, NULL, &error);
   if (message == NULL)
     {
       /* Nothing there after all, or the client is gone (or sent garbage):
@@ -71,57 +138,53 @@ serve_request (GArray    *workers,
   if (message->kind != MP_WIRE_KIND_FORK_REQUEST || mp_message_get_n_fds (message) != 2)
     return;
 
-  worker_fd = mp_message_steal_fd (message, 0);
-  status = mp_channel_new (mp_message_steal_fd (message, 1));
-
-  pid = fork ();
-  if (pid == 0)
+  if (server->spare.pid <= 0)
+    fork_spare (server);
+  if (server->spare.pid <= 0)
     {
-      /* Keep nothing of the server: other workers' status sockets would
-       * otherwise hide the server's death from their clients. */
-      close (mp_channel_get_fd (control_end));
-      for (guint i = 0; i < workers->len; i++)
-        {
-          Worker *w = &g_array_index (workers, Worker, i);
-          close (w->pidfd);
-          close (mp_channel_get_fd (w->status));
-        }
-      close (mp_channel_get_fd (status));
-      sigaction (SIGINT, &program_sigint, NULL);
-      mp_worker_main (worker_fd, server_pid, client_pid, FALSE);
-    }
-
-  close (worker_fd);
-  if (pid < 0)
-    {
+      g_autoptr(MpChannel) status = mp_channel_new (mp_message_steal_fd (message, 1));
       send_int (status, MP_WIRE_KIND_FORKED, -errno);
       return;
     }
 
-  worker.pid = pid;
-  worker.pidfd = mp_pidfd_open (pid);
-  worker.status = g_steal_pointer (&status);
-  send_int (worker.status, MP_WIRE_KIND_FORKED, pid);
-  g_array_append_val (workers, worker);
+  /* Hand the worker's channel to the spare: it becomes the worker. */
+  feed = mp_message_new (MP_WIRE_KIND_RUN, NULL);
+  mp_message_add_fd (feed, mp_message_steal_fd (message, 0));
+  mp_channel_send (server->spare_feed, feed, NULL, NULL);
+  g_clear_object (&server->spare_feed);
+
+  worker = server->spare;
+  worker.status = mp_channel_new (mp_message_steal_fd (message, 1));
+  send_int (worker.status, MP_WIRE_KIND_FORKED, worker.pid);
+  g_array_append_val (server->workers, worker);
+
+  server->spare.pid = 0;
+  fork_spare (server);
 }
 
 G_NORETURN static void
 serve (int   fd,
        pid_t client_pid)
 {
-  g_autoptr(MpChannel) control_end = mp_channel_new (fd);
-  g_autoptr(GArray) workers = g_array_new (FALSE, FALSE, sizeof (Worker));
+  Server server = { 0 };
   g_autoptr(GArray) pfds = g_array_new (FALSE, FALSE, sizeof (struct pollfd));
+
+  server.client_pid = client_pid;
+  server.control = mp_channel_new (fd);
+  server.workers = g_array_new (FALSE, FALSE, sizeof (Worker));
+  fork_spare (&server);
 
   for (;;)
     {
       struct pollfd control_pfd = { fd, POLLIN, 0 };
+      struct pollfd spare_pfd = { server.spare.pid > 0 ? server.spare.pidfd : -1, POLLIN, 0 };
 
       g_array_set_size (pfds, 0);
       g_array_append_val (pfds, control_pfd);
-      for (guint i = 0; i < workers->len; i++)
+      g_array_append_val (pfds, spare_pfd);
+      for (guint i = 0; i < server.workers->len; i++)
         {
-          struct pollfd p = { g_array_index (workers, Worker, i).pidfd, POLLIN, 0 };
+          struct pollfd p = { g_array_index (server.workers, Worker, i).pidfd, POLLIN, 0 };
           g_array_append_val (pfds, p);
         }
 
@@ -133,10 +196,10 @@ serve (int   fd,
         }
 
       /* Reap first, from the end so that removal keeps indices valid. */
-      for (guint i = workers->len; i > 0; i--)
+      for (guint i = server.workers->len; i > 0; i--)
         {
-          struct pollfd *p = &g_array_index (pfds, struct pollfd, i);
-          Worker *w = &g_array_index (workers, Worker, i - 1);
+          struct pollfd *p = &g_array_index (pfds, struct pollfd, i + 1);
+          Worker *w = &g_array_index (server.workers, Worker, i - 1);
           int code;
 
           if (p->revents == 0)
@@ -146,7 +209,20 @@ serve (int   fd,
           send_int (w->status, MP_WIRE_KIND_EXITED, code);
           close (w->pidfd);
           g_object_unref (w->status);
-          g_array_remove_index (workers, i - 1);
+          g_array_remove_index (server.workers, i - 1);
+        }
+
+      /* A spare that died (someone killed it) is replaced. */
+      if (g_array_index (pfds, struct pollfd, 1).revents != 0)
+        {
+          int code;
+          if (mp_pidfd_wait (server.spare.pidfd, FALSE, &code))
+            {
+              close (server.spare.pidfd);
+              g_clear_object (&server.spare_feed);
+              server.spare.pid = 0;
+              fork_spare (&server);
+            }
         }
 
       {
@@ -154,7 +230,7 @@ serve (int   fd,
         if (p->revents & (POLLHUP | POLLERR | POLLNVAL))
           _exit (0);
         if (p->revents & POLLIN)
-          serve_request (workers, control_end, client_pid);
+          serve_request (&server);
       }
     }
 }

@@ -600,7 +600,8 @@ mp_channel_send (MpChannel     *self,
       cmsg->cmsg_type = SCM_RIGHTS;
       cmsg->cmsg_len = CMSG_LEN (sizeof (int) * header.n_fds);
       data = (int *) CMSG_DATA (cmsg);
-      memcpy (data, message->fds->data, sizeof (int) * n_fds);
+      if (n_fds > 0)
+        memcpy (data, message->fds->data, sizeof (int) * n_fds);
       if (memfd >= 0)
         data[n_fds] = memfd;
     }
