@@ -11,6 +11,10 @@
 G_BEGIN_DECLS
 
 gboolean  mp_forkserver_launch      (GError     **error);
+gboolean  mp_forkserver_launch_spawned (GError  **error);
+G_NORETURN
+void      mp_forkserver_serve       (int          fd,
+                                     pid_t        client);
 gboolean  mp_forkserver_is_running  (void);
 pid_t     mp_forkserver_fork_worker (int          worker_fd,
                                      MpChannel  **status,

@@ -258,18 +258,49 @@ mp_forkserver_launch (GError **error)
   if (pid == 0)
     {
       close (fds[0]);
-      mp_child_setup_parent_death (client);
-      /* Ctrl-C reaches the whole process group; the server outlives it
-       * so that the parent can still clean up. Workers get back what the
-       * program had (Python's KeyboardInterrupt handler, say). */
-      struct sigaction ignore = { .sa_handler = SIG_IGN };
-      sigaction (SIGINT, &ignore, &program_sigint);
-      serve (fds[1], client);
+      mp_forkserver_serve (fds[1], client);
     }
 
   close (fds[1]);
   control = mp_channel_new (fds[0]);
   return TRUE;
+}
+
+/* For a program that already had threads at mp_init(), where forking the
+ * program itself is unsafe: the server is a fresh copy of the program,
+ * started as for spawn, that mp_init() turns into the server before the
+ * program does any work. Python's forkserver is started the same way. */
+gboolean
+mp_forkserver_launch_spawned (GError **error)
+{
+  int fds[2];
+  GPid pid;
+
+  if (!mp_socket_pair (fds, error))
+    return FALSE;
+  pid = mp_runtime_spawn_self (MP_FORKSERVER_ENV, fds[1], error);
+  close (fds[1]);
+  if (pid <= 0)
+    {
+      close (fds[0]);
+      g_prefix_error (error, _("Could not start the forkserver: "));
+      return FALSE;
+    }
+  control = mp_channel_new (fds[0]);
+  return TRUE;
+}
+
+void
+mp_forkserver_serve (int   fd,
+                     pid_t client)
+{
+  mp_child_setup_parent_death (client);
+  /* Ctrl-C reaches the whole process group; the server outlives it so
+   * that the parent can still clean up. Workers get back what the
+   * program had (Python's KeyboardInterrupt handler, say). */
+  struct sigaction ignore = { .sa_handler = SIG_IGN };
+  sigaction (SIGINT, &ignore, &program_sigint);
+  serve (fd, client);
 }
 
 gboolean

@@ -970,48 +970,19 @@ send_run_message (MpProcess  *self,
   return mp_channel_send (priv->channel, run, NULL, error);
 }
 
-/* GLib's spawn without its child watch: we reap through our own pidfd,
- * as for fork, so that a join needs no main loop and nothing is left
- * for GLib's worker thread to clean up later. Without a working
- * directory or descriptor closing, GLib takes its posix_spawn path. */
 static gboolean
 start_spawn (MpProcess  *self,
              GError    **error)
 {
   MpProcessPrivate *priv = PRIV (self);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *cwd = g_get_current_dir ();
-  g_autofree char *env = NULL;
-  g_auto(GStrv) envp = NULL;
-  const char * const *cmdline = mp_runtime_get_argv ();
-  const char *working_directory = NULL;
   int fds[2];
-  int target_fd = 3;
-  GPid pid = 0;
-  gboolean ok;
+  GPid pid;
 
   if (!mp_socket_pair (fds, error))
     return FALSE;
-
-  env = g_strdup_printf ("%d:%d", target_fd, (int) getpid ());
-  envp = g_environ_setenv (g_get_environ (), MP_WORKER_ENV, env, TRUE);
-  if (g_strcmp0 (cwd, mp_runtime_get_cwd ()) != 0)
-    working_directory = mp_runtime_get_cwd ();
-
-  g_ptr_array_add (argv, (gpointer) (mp_runtime_get_exe () ? mp_runtime_get_exe () : cmdline[0]));
-  for (guint i = 1; cmdline[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) cmdline[i]);
-  g_ptr_array_add (argv, NULL);
-
-  ok = g_spawn_async_with_pipes_and_fds (working_directory,
-                                         (const char * const *) argv->pdata,
-                                         (const char * const *) envp,
-                                         G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_LEAVE_DESCRIPTORS_OPEN,
-                                         NULL, NULL, -1, -1, -1,
-                                         &fds[1], &target_fd, 1,
-                                         &pid, NULL, NULL, NULL, error);
+  pid = mp_runtime_spawn_self (MP_WORKER_ENV, fds[1], error);
   close (fds[1]);
-  if (!ok)
+  if (pid <= 0)
     {
       close (fds[0]);
       return FALSE;

@@ -14,6 +14,15 @@ typedef struct _MpProcess MpProcess;
 
 /* Environment that marks a spawned child: "<fd>:<parent pid>". */
 #define MP_WORKER_ENV "MP_WORKER_FD"
+/* ...and a spawned forkserver. */
+#define MP_FORKSERVER_ENV "MP_FORKSERVER_FD"
+
+/* Starts this program again with @fd as descriptor 3 and @env_name set
+ * to "3:<our pid>"; mp_init() there sees it. Returns the pid, which the
+ * caller reaps (or 0 with @error set). */
+GPid                mp_runtime_spawn_self (const char  *env_name,
+                                           int          fd,
+                                           GError     **error);
 
 /* How this program can be started again (spawn). */
 const char * const *mp_runtime_get_argv  (void);

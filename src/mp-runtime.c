@@ -78,6 +78,69 @@ mp_count_threads (void)
   return MAX (n, 1);
 }
 
+/* "<fd>:<parent pid>", as mp_runtime_spawn_self() sets it. */
+static int
+parse_spawn_env (const char *name,
+                 const char *value,
+                 int        *parent)
+{
+  int fd = -1;
+
+  if (sscanf (value, "%d:%d", &fd, parent) != 2 || fd < 0)
+    {
+      g_printerr ("%s\n", _("libmp: malformed worker environment"));
+      _exit (1);
+    }
+  g_unsetenv (name);
+  return fd;
+}
+
+GPid
+mp_runtime_spawn_self (const char  *env_name,
+                       int          fd,
+                       GError     **error)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autofree char *env = NULL;
+  g_auto(GStrv) envp = NULL;
+  const char *working_directory = NULL;
+  int target_fd = 3;
+  GPid pid = 0;
+
+  if (!runtime.initialized || runtime.argv == NULL || runtime.argv[0] == NULL)
+    {
+      g_set_error_literal (error, MP_ERROR, MP_ERROR_NOT_INITIALIZED,
+                           _("The spawn start method needs mp_init() at the top of main()"));
+      return 0;
+    }
+
+  env = g_strdup_printf ("%d:%d", target_fd, (int) getpid ());
+  envp = g_environ_setenv (g_get_environ (), env_name, env, TRUE);
+  /* Only when needed: a working directory costs GLib its posix_spawn path. */
+  if (g_strcmp0 (cwd, runtime.cwd) != 0)
+    working_directory = runtime.cwd;
+
+  g_ptr_array_add (argv, runtime.exe ? runtime.exe : runtime.argv[0]);
+  for (guint i = 1; runtime.argv[i] != NULL; i++)
+    g_ptr_array_add (argv, runtime.argv[i]);
+  g_ptr_array_add (argv, NULL);
+
+  /* GLib's spawn without its child watch: the caller reaps through its own
+   * pidfd, so a join needs no main loop and nothing is left for GLib's
+   * worker thread to clean up later. Without a working directory or
+   * descriptor closing, GLib takes its posix_spawn path. */
+  if (!g_spawn_async_with_pipes_and_fds (working_directory,
+                                         (const char * const *) argv->pdata,
+                                         (const char * const *) envp,
+                                         G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_LEAVE_DESCRIPTORS_OPEN,
+                                         NULL, NULL, -1, -1, -1,
+                                         &fd, &target_fd, 1,
+                                         &pid, NULL, NULL, NULL, error))
+    return 0;
+  return pid;
+}
+
 /**
  * mp_init:
  * @argc: the length of @argv
@@ -99,6 +162,7 @@ mp_init (int    argc,
          char **argv)
 {
   const char *worker;
+  int parent;
 
   if (runtime.initialized)
     return;
@@ -112,18 +176,15 @@ mp_init (int    argc,
   runtime.argv = read_cmdline (argc, argv);
   runtime.cwd = g_get_current_dir ();
 
-  worker = g_getenv (MP_WORKER_ENV);
-  if (worker != NULL)
+  if ((worker = g_getenv (MP_WORKER_ENV)) != NULL)
     {
-      int fd = -1, parent = 0;
-
-      if (sscanf (worker, "%d:%d", &fd, &parent) != 2 || fd < 0)
-        {
-          g_printerr ("%s\n", _("libmp: malformed worker environment"));
-          _exit (1);
-        }
-      g_unsetenv (MP_WORKER_ENV);
+      int fd = parse_spawn_env (MP_WORKER_ENV, worker, &parent);
       mp_worker_main (fd, parent, parent, TRUE);
+    }
+  if ((worker = g_getenv (MP_FORKSERVER_ENV)) != NULL)
+    {
+      int fd = parse_spawn_env (MP_FORKSERVER_ENV, worker, &parent);
+      mp_forkserver_serve (fd, parent);
     }
 
   if (runtime.threads_at_init == 1)
@@ -269,7 +330,8 @@ mp_runtime_resolve_method (MpStartMethod method)
     return runtime.method;
   if (!runtime.initialized)
     return MP_START_METHOD_FORK;
-  if (mp_forkserver_is_running ())
+  /* A spawned forkserver (threads at mp_init) does not change the default. */
+  if (runtime.threads_at_init == 1 && mp_forkserver_is_running ())
     return MP_START_METHOD_FORKSERVER;
   return MP_START_METHOD_SPAWN;
 }
@@ -307,6 +369,17 @@ mp_start_method_is_available (MpStartMethod   method,
           g_set_error_literal (error, MP_ERROR, MP_ERROR_NOT_INITIALIZED,
                                _("The forkserver start method needs mp_init() at the top of main()"));
           return FALSE;
+        }
+      if (!mp_forkserver_is_running () && !runtime.is_child && runtime.threads_at_init > 1)
+        {
+          /* Forking this program is unsafe: start a fresh copy as the server. */
+          g_mutex_lock (&runtime.lock);
+          if (!mp_forkserver_is_running () && !mp_forkserver_launch_spawned (error))
+            {
+              g_mutex_unlock (&runtime.lock);
+              return FALSE;
+            }
+          g_mutex_unlock (&runtime.lock);
         }
       if (!mp_forkserver_is_running ())
         {
