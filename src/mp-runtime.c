@@ -20,6 +20,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "mp-enums.h"
 #include "mp-error.h"
 #include "mp-forkserver-private.h"
 #include "mp-process-private.h"
@@ -141,6 +142,27 @@ mp_runtime_spawn_self (const char  *env_name,
   return pid;
 }
 
+/* MP_START_METHOD=fork|spawn|forkserver chooses the default from outside,
+ * so a program can be tried under each method without a change. */
+static void
+apply_start_method_env (void)
+{
+  const char *nick = g_getenv ("MP_START_METHOD");
+  g_autoptr(GEnumClass) klass = NULL;
+  GEnumValue *value;
+
+  if (nick == NULL || *nick == '\0')
+    return;
+  klass = g_type_class_ref (MP_TYPE_START_METHOD);
+  value = g_enum_get_value_by_nick (klass, nick);
+  if (value == NULL)
+    {
+      g_printerr (_("libmp: MP_START_METHOD=%s is not fork, spawn or forkserver; ignored\n"), nick);
+      return;
+    }
+  runtime.method = value->value;
+}
+
 /**
  * mp_init:
  * @argc: the length of @argv
@@ -151,7 +173,9 @@ mp_runtime_spawn_self (const char  *env_name,
  *
  * In an ordinary process it records how to start this program again
  * (the spawn start method) and, while the program still has a single
- * thread, forks the forkserver. In a child that libmp started with spawn
+ * thread, forks the forkserver. The environment variable
+ * `MP_START_METHOD` (fork, spawn or forkserver) sets the default start
+ * method, as mp_set_start_method() would. In a child that libmp started with spawn
  * it never returns: the process becomes the worker, runs what its parent
  * sends, and exits.
  *
@@ -186,6 +210,8 @@ mp_init (int    argc,
       int fd = parse_spawn_env (MP_FORKSERVER_ENV, worker, &parent);
       mp_forkserver_serve (fd, parent);
     }
+
+  apply_start_method_env ();
 
   if (runtime.threads_at_init == 1)
     {
