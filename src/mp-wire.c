@@ -21,6 +21,7 @@
 
 #include "mp-debug-private.h"
 #include "mp-error.h"
+#include "mp-handle-private.h"
 #include "mp-wire-private.h"
 
 #define MEMFD_SEALS (F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
@@ -28,6 +29,7 @@
 
 /* ---- messages ---------------------------------------------------------- */
 
+/* Takes @body: a floating reference is sunk, a full one is adopted. */
 MpMessage *
 mp_message_new (MpWireKind  kind,
                 GVariant   *body)
@@ -35,7 +37,7 @@ mp_message_new (MpWireKind  kind,
   MpMessage *message = g_new0 (MpMessage, 1);
 
   message->kind = kind;
-  message->body = body ? g_variant_ref_sink (body) : g_variant_ref_sink (g_variant_new ("()"));
+  message->body = g_variant_take_ref (body ? body : g_variant_new ("()"));
   message->fds = g_array_new (FALSE, FALSE, sizeof (int));
   return message;
 }
@@ -303,8 +305,28 @@ mp_wire_decode (const guint8  *frame,
       return NULL;
     }
 
-  message = mp_message_new (header.kind, g_steal_pointer (&body));
-  g_array_append_vals (message->fds, fds, n_plain_fds);
+  {
+    g_autofree int *plain = g_memdup2 (fds, sizeof (int) * MAX (n_plain_fds, 1));
+
+    /* Handles in the body become the descriptors that arrived, owned by
+     * the value; the others stay in the message for its reader. */
+    if (n_plain_fds > 0 && mp_handles_possible (g_variant_get_type (body)))
+      {
+        GVariant *adopted = mp_handles_adopt (body, plain, n_plain_fds, error);
+        if (adopted == NULL)
+          {
+            close_fds (plain, n_plain_fds);
+            return NULL;
+          }
+        g_variant_unref (body);
+        body = adopted;
+      }
+
+    message = mp_message_new (header.kind, g_steal_pointer (&body));
+    for (guint i = 0; i < n_plain_fds; i++)
+      if (plain[i] >= 0)
+        g_array_append_val (message->fds, plain[i]);
+  }
   return message;
 
 fail:
@@ -492,6 +514,40 @@ mp_wait_fd (int            fd,
   return FALSE;
 }
 
+static void
+close_fd_at (gpointer p)
+{
+  close (*(int *) p);
+}
+
+typedef struct
+{
+  GArray *fds;
+  guint   first_index;
+} HandleSend;
+
+static gboolean
+send_handle (gint32    handle,
+             gint32   *mapped,
+             gpointer  user_data,
+             GError  **error)
+{
+  HandleSend *hs = user_data;
+  int fd = fcntl (handle, F_DUPFD_CLOEXEC, 3);
+
+  if (fd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("The handle %d in a message is not an open descriptor: %s"),
+                   handle, g_strerror (errsv));
+      return FALSE;
+    }
+  g_array_append_val (hs->fds, fd);
+  *mapped = hs->first_index + hs->fds->len - 1;
+  return TRUE;
+}
+
 /* Writes the body into a sealed memfd: one serialization, no socket copy. */
 static int
 payload_to_memfd (GVariant  *wrapper,
@@ -535,8 +591,9 @@ mp_channel_send (MpChannel     *self,
   struct iovec iov[2];
   struct msghdr msg = { 0 };
   g_autofree guint8 *cmsg_buf = NULL;
+  g_autoptr(GArray) handle_fds = NULL;
   int memfd = -1;
-  guint n_fds;
+  guint n_fds, n_fds_total;
   gboolean ret = FALSE;
 
   g_return_val_if_fail (MP_IS_CHANNEL (self), FALSE);
@@ -560,10 +617,28 @@ mp_channel_send (MpChannel     *self,
         return FALSE;
       }
 
+  /* Descriptors named by handles in the body ride after the message's
+   * own, and the handles become their indices. */
+  handle_fds = g_array_new (FALSE, FALSE, sizeof (int));
+  g_array_set_clear_func (handle_fds, close_fd_at);
   {
-    g_autoptr(GVariant) boxed = g_variant_ref_sink (g_variant_new_variant (message->body));
+    g_autoptr(GVariant) body = NULL;
+    g_autoptr(GVariant) boxed = NULL;
+    HandleSend hs = { handle_fds, n_fds };
+
+    body = mp_handles_map (message->body, send_handle, &hs, error);
+    if (body == NULL)
+      return FALSE;
+    boxed = g_variant_ref_sink (g_variant_new_variant (body));
     wrapper = g_variant_get_normal_form (boxed);
   }
+  n_fds_total = n_fds + handle_fds->len;
+  if (n_fds_total > MP_WIRE_MAX_FDS)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("A message can carry at most %u descriptors"), MP_WIRE_MAX_FDS);
+      return FALSE;
+    }
 
   header.kind = message->kind;
   header.body_size = g_variant_get_size (wrapper);
@@ -586,7 +661,7 @@ mp_channel_send (MpChannel     *self,
       msg.msg_iovlen = 2;
     }
 
-  header.n_fds = n_fds + (memfd >= 0 ? 1 : 0);
+  header.n_fds = n_fds_total + (memfd >= 0 ? 1 : 0);
   if (header.n_fds > 0)
     {
       struct cmsghdr *cmsg;
@@ -602,8 +677,10 @@ mp_channel_send (MpChannel     *self,
       data = (int *) CMSG_DATA (cmsg);
       if (n_fds > 0)
         memcpy (data, message->fds->data, sizeof (int) * n_fds);
+      if (handle_fds->len > 0)
+        memcpy (data + n_fds, handle_fds->data, sizeof (int) * handle_fds->len);
       if (memfd >= 0)
-        data[n_fds] = memfd;
+        data[n_fds_total] = memfd;
     }
 
   if (G_UNLIKELY (mp_debug_enabled (MP_DEBUG_WIRE)))

@@ -21,38 +21,77 @@ make_pair (MpChannel **a,
   g_assert_no_error (error);
 }
 
+/* Descriptors travel two ways: raw (the message's own list) and as "h"
+ * handles inside the body, which the receiver's value owns. */
 static void
 test_roundtrip (void)
 {
   g_autoptr(MpChannel) a = NULL, b = NULL;
   g_autoptr(MpMessage) out = NULL, in = NULL;
   g_autoptr(GError) error = NULL;
-  int p[2];
+  int raw[2], inner[2];
   char c = 0;
 
   make_pair (&a, &b);
-  g_assert_cmpint (pipe (p), ==, 0);
-  out = mp_message_new (MP_WIRE_KIND_RESULT, g_variant_new ("(sih)", "hello", 42, 0));
-  mp_message_add_fd (out, p[1]);
+  g_assert_cmpint (pipe (raw), ==, 0);
+  g_assert_cmpint (pipe (inner), ==, 0);
+  out = mp_message_new (MP_WIRE_KIND_RESULT,
+                        g_variant_new ("(si@av)", "hello", 42,
+                                       g_variant_new_parsed ("[<(%h, %h)>]", inner[1], inner[1])));
+  mp_message_add_fd (out, raw[1]);
   g_assert_true (mp_channel_send (a, out, NULL, &error));
   g_assert_no_error (error);
+  /* The sender's own descriptors are untouched. */
+  g_assert_cmpint (write (inner[1], "i", 1), ==, 1);
+  g_assert_cmpint (read (inner[0], &c, 1), ==, 1);
 
   in = mp_channel_receive (b, 5, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (in);
   g_assert_cmpint (in->kind, ==, MP_WIRE_KIND_RESULT);
-  g_assert_cmpstr (g_variant_get_type_string (in->body), ==, "(sih)");
+  g_assert_cmpstr (g_variant_get_type_string (in->body), ==, "(siav)");
+  /* The handle descriptor belongs to the value, not to the raw list. */
   g_assert_cmpuint (mp_message_get_n_fds (in), ==, 1);
 
-  /* The descriptor that arrived is the same pipe. */
   {
     int fd = mp_message_steal_fd (in, 0);
     g_assert_cmpint (write (fd, "x", 1), ==, 1);
-    g_assert_cmpint (read (p[0], &c, 1), ==, 1);
+    g_assert_cmpint (read (raw[0], &c, 1), ==, 1);
     g_assert_cmpint (c, ==, 'x');
     close (fd);
   }
-  close (p[0]);
+  {
+    g_autoptr(GVariant) list = g_variant_get_child_value (in->body, 2);
+    g_autoptr(GVariant) boxed = g_variant_get_child_value (list, 0);
+    g_autoptr(GVariant) pair = g_variant_get_variant (boxed);
+    gint32 h1, h2;
+
+    g_variant_get (pair, "(hh)", &h1, &h2);
+    /* Named twice, sent once per name, each a working end of the pipe. */
+    g_assert_cmpint (h1, !=, inner[1]);
+    g_assert_cmpint (write (h1, "y", 1), ==, 1);
+    g_assert_cmpint (read (inner[0], &c, 1), ==, 1);
+    g_assert_cmpint (c, ==, 'y');
+    g_assert_cmpint (write (h2, "z", 1), ==, 1);
+    g_assert_cmpint (read (inner[0], &c, 1), ==, 1);
+  }
+  close (raw[0]);
+  close (inner[0]);
+  close (inner[1]);
+}
+
+/* A handle that is not an open descriptor is the sender's error. */
+static void
+test_bad_handle (void)
+{
+  g_autoptr(MpChannel) a = NULL, b = NULL;
+  g_autoptr(MpMessage) out = NULL;
+  g_autoptr(GError) error = NULL;
+
+  make_pair (&a, &b);
+  out = mp_message_new (MP_WIRE_KIND_RESULT, g_variant_new ("(h)", 9999));
+  g_assert_false (mp_channel_send (a, out, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
 }
 
 static void
@@ -285,6 +324,16 @@ test_malformed (void)
     g_free (huge);
   }
 
+  /* A handle that points past the descriptors that came. */
+  {
+    g_autoptr(GBytes) bad = valid_frame (MP_WIRE_KIND_RUN, g_variant_new ("(h)", 5));
+    gsize bad_len;
+    guint8 *frame = g_memdup2 (g_bytes_get_data (bad, &bad_len), g_bytes_get_size (bad));
+    ((MpWireHeader *) frame)->n_fds = 1;
+    expect_protocol_error (frame, bad_len, &p[0], 1, "refers to descriptor 5");
+    g_free (frame);
+  }
+
   /* A memory-file payload that is not sealed. */
   {
     int memfd = memfd_create ("test", MFD_CLOEXEC);
@@ -337,6 +386,7 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/wire/roundtrip", test_roundtrip);
+  g_test_add_func ("/wire/bad-handle", test_bad_handle);
   g_test_add_func ("/wire/large-payload", test_large_payload);
   g_test_add_func ("/wire/peer-closed", test_peer_closed);
   g_test_add_func ("/wire/timeout-and-cancel", test_timeout_and_cancel);
