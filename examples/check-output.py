@@ -21,6 +21,8 @@ tried in the order given. A regular expression is searched in each line.
   --exit N          the expected exit status
   --allow-stderr    do not require an empty standard error
   --timeout S       seconds before the command is killed (default 60)
+  --env NAME=VALUE  set NAME to VALUE in the command's environment
+                    (may be given more than once)
 
 A named group (?P<x>...) in a --has, --line or --last pattern is a
 variable: the first match binds it, and every later match of a pattern
@@ -50,9 +52,9 @@ def parse(argv):
         usage("no command")
 
     checks = []
-    settings = {"exit": 0, "allow_stderr": False, "timeout": 60.0}
+    settings = {"exit": 0, "allow_stderr": False, "timeout": 60.0, "env": {}}
     takes = {"--has": 1, "--line": 1, "--last": 1, "--count": 2, "--distinct": 1,
-             "--differ": 2, "--stderr": 1, "--exit": 1, "--timeout": 1}
+             "--differ": 2, "--stderr": 1, "--exit": 1, "--timeout": 1, "--env": 1}
     i = 0
     while i < len(options):
         opt = options[i]
@@ -70,6 +72,11 @@ def parse(argv):
             settings["exit"] = int(values[0])
         elif opt == "--timeout":
             settings["timeout"] = float(values[0])
+        elif opt == "--env":
+            name, eq, value = values[0].partition("=")
+            if not name or not eq:
+                usage(f"--env takes NAME=VALUE, not {values[0]!r}")
+            settings["env"][name] = value
         elif opt == "--count":
             checks.append((opt, int(values[0]), re.compile(values[1])))
         elif opt == "--differ":
@@ -160,10 +167,12 @@ class Checker:
 
 def main():
     checks, settings, command = parse(sys.argv[1:])
-    print("running:", " ".join(command))
+    assignments = [f"{k}={v}" for k, v in settings["env"].items()]
+    print("running:", " ".join(assignments + command))
     sys.stdout.flush()
     env = dict(os.environ)
     env.pop("PYTHONUNBUFFERED", None)
+    env.update(settings["env"])
     try:
         proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
                               env=env, timeout=settings["timeout"])

@@ -2,13 +2,11 @@
  * §9.3), followed by seed 004's hello('shiyanlou'): the parent starts one
  * child, waits for it with join, and goes on.
  *
- *   one-child [--start-method=fork|spawn|forkserver]
+ *   MP_START_METHOD=fork|spawn|forkserver ./one-child
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <mp.h>
@@ -41,33 +39,6 @@ hello (GVariant      *args,
   printf ("child process: %d\n", (int) getpid ());
   printf ("Hello %s\n", name);
   return NULL;
-}
-
-/* --start-method=fork|spawn|forkserver. Called after mp_init(), which a
- * spawn child never returns from. */
-static void
-apply_start_method_option (int    argc,
-                           char **argv)
-{
-  for (int i = 1; i < argc; i++)
-    if (g_str_has_prefix (argv[i], "--start-method="))
-      {
-        const char *name = argv[i] + strlen ("--start-method=");
-        MpStartMethod method = g_str_equal (name, "fork") ? MP_START_METHOD_FORK
-                             : g_str_equal (name, "spawn") ? MP_START_METHOD_SPAWN
-                             : g_str_equal (name, "forkserver") ? MP_START_METHOD_FORKSERVER
-                             : MP_START_METHOD_DEFAULT;
-        g_autoptr(GError) error = NULL;
-
-        if (method == MP_START_METHOD_DEFAULT)
-          g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       "unknown start method “%s”", name);
-        if (error != NULL || !mp_set_start_method (method, &error))
-          {
-            g_printerr ("%s: %s\n", argv[0], error->message);
-            exit (2);
-          }
-      }
 }
 
 /* Starts a task in a child and waits for it: start() then join(). */
@@ -105,8 +76,6 @@ main (int    argc,
   mp_register_task ("run_proc", run_proc, NULL, NULL);
   mp_register_task ("hello", hello, NULL, NULL);
   mp_init (argc, argv);
-  apply_start_method_option (argc, argv);
-
 
   /* Seed 000 */
   printf ("Parent process %d.\n", (int) getpid ());

@@ -5,13 +5,11 @@
  * forkserver getppid() is the server, and only mp_parent_pid() names the
  * main process.
  *
- *   pids [--start-method=fork|spawn|forkserver]
+ *   MP_START_METHOD=fork|spawn|forkserver ./pids
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <mp.h>
@@ -28,33 +26,6 @@ run (GVariant      *args,
   return NULL;
 }
 
-/* --start-method=fork|spawn|forkserver. Called after mp_init(), which a
- * spawn child never returns from. */
-static void
-apply_start_method_option (int    argc,
-                           char **argv)
-{
-  for (int i = 1; i < argc; i++)
-    if (g_str_has_prefix (argv[i], "--start-method="))
-      {
-        const char *name = argv[i] + strlen ("--start-method=");
-        MpStartMethod method = g_str_equal (name, "fork") ? MP_START_METHOD_FORK
-                             : g_str_equal (name, "spawn") ? MP_START_METHOD_SPAWN
-                             : g_str_equal (name, "forkserver") ? MP_START_METHOD_FORKSERVER
-                             : MP_START_METHOD_DEFAULT;
-        g_autoptr(GError) error = NULL;
-
-        if (method == MP_START_METHOD_DEFAULT)
-          g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       "unknown start method “%s”", name);
-        if (error != NULL || !mp_set_start_method (method, &error))
-          {
-            g_printerr ("%s: %s\n", argv[0], error->message);
-            exit (2);
-          }
-      }
-}
-
 int
 main (int    argc,
       char **argv)
@@ -65,8 +36,6 @@ main (int    argc,
 
   mp_register_task ("run", run, NULL, NULL);
   mp_init (argc, argv);
-  apply_start_method_option (argc, argv);
-
 
   methods = g_type_class_ref (MP_TYPE_START_METHOD);
   printf ("Start method: %s\n", g_enum_get_value (methods, mp_get_start_method ())->value_nick);

@@ -8,13 +8,11 @@
  * name and the property values, so a plain struct field would not
  * arrive. For the same reason the "function" is the name of a task.
  *
- *   subclass [--start-method=fork|spawn|forkserver]
+ *   MP_START_METHOD=fork|spawn|forkserver ./subclass
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <mp.h>
@@ -153,33 +151,6 @@ say_hello (GVariant      *args,
   return NULL;
 }
 
-/* --start-method=fork|spawn|forkserver. Called after mp_init(), which a
- * spawn child never returns from. */
-static void
-apply_start_method_option (int    argc,
-                           char **argv)
-{
-  for (int i = 1; i < argc; i++)
-    if (g_str_has_prefix (argv[i], "--start-method="))
-      {
-        const char *name = argv[i] + strlen ("--start-method=");
-        MpStartMethod method = g_str_equal (name, "fork") ? MP_START_METHOD_FORK
-                             : g_str_equal (name, "spawn") ? MP_START_METHOD_SPAWN
-                             : g_str_equal (name, "forkserver") ? MP_START_METHOD_FORKSERVER
-                             : MP_START_METHOD_DEFAULT;
-        g_autoptr(GError) error = NULL;
-
-        if (method == MP_START_METHOD_DEFAULT)
-          g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       "unknown start method “%s”", name);
-        if (error != NULL || !mp_set_start_method (method, &error))
-          {
-            g_printerr ("%s: %s\n", argv[0], error->message);
-            exit (2);
-          }
-      }
-}
-
 static gboolean
 start_and_join (MpProcess  *p,
                 GError    **error)
@@ -206,8 +177,6 @@ main (int    argc,
   mp_register_task ("say_hello", say_hello, NULL, NULL);
   g_type_ensure (MY_TYPE_PROCESS);
   mp_init (argc, argv);
-  apply_start_method_option (argc, argv);
-
 
   /* Seed 003: p = MyProcess('test1') (with num=3 here) */
   p = my_process_new ("test1", 3);

@@ -2,7 +2,7 @@
 // §9.3), followed by seed 004's hello('shiyanlou'): the parent starts one
 // child, waits for it with join, and goes on.
 //
-//   gjs one-child.js [--start-method=fork|spawn]
+//   MP_START_METHOD=fork|spawn|forkserver gjs one-child.js
 //
 // SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -10,9 +10,7 @@ imports.gi.versions.Mp = '1';
 const {Gio, GLib, Mp} = imports.gi;
 const System = imports.system;
 
-function getpid() {
-    return Gio.Credentials.new().get_unix_pid();
-}
+const getpid = () => Gio.Credentials.new().get_unix_pid();  // GJS has no os.getpid()
 
 // 子进程要执行的代码: the code the child runs. A task gets its arguments as
 // a GLib.Variant tuple, as Python's target gets args=('test',).
@@ -31,21 +29,9 @@ Mp.register_task('hello', (args, _cancellable) => {
 });
 
 // Tasks first, then Mp.init(): a spawn child runs this file again up to
-// here and becomes the worker.
+// here and becomes the worker; with forkserver, so does the server, and
+// each child is a copy of it.
 Mp.init(ARGV);
-
-// --start-method=fork|spawn (forkserver cannot work in gjs, which has
-// threads by the time the script runs: mp_init() does not start a server).
-for (const arg of ARGV) {
-    if (!arg.startsWith('--start-method='))
-        continue;
-    try {
-        Mp.set_start_method(Mp.StartMethod[arg.slice('--start-method='.length).toUpperCase()]);
-    } catch (e) {
-        printerr(`one-child.js: ${e.message}`);
-        System.exit(2);
-    }
-}
 
 function runInChild(task, args) {
     const p = Mp.Process.new(task, args);

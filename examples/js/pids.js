@@ -1,21 +1,19 @@
 // pids.js: mirrors seed 001 §3 "进程的简单使用": the main process prints its
 // parent's PID (os.getppid) and its own (os.getpid), then a child prints
 // the same two. The child also prints Mp.parent_pid(): the process that
-// started it through libmp. With fork and spawn (the only start methods
-// in gjs) that is getppid(); with forkserver it would not be.
+// started it through libmp. With fork and spawn that is getppid(); with
+// forkserver getppid() is the server, and only Mp.parent_pid() names the
+// main process.
 //
-//   gjs pids.js [--start-method=fork|spawn]
+//   MP_START_METHOD=fork|spawn|forkserver gjs pids.js
 //
 // SPDX-License-Identifier: LGPL-2.1-or-later
 
 imports.gi.versions.Mp = '1';
 const {Gio, GLib, Mp} = imports.gi;
-const System = imports.system;
 
 // GJS has no os.getpid() and os.getppid().
-function getpid() {
-    return Gio.Credentials.new().get_unix_pid();
-}
+const getpid = () => Gio.Credentials.new().get_unix_pid();
 
 function getppid() {
     // /proc/self/stat: "pid (comm) state ppid ..."; comm may hold spaces.
@@ -32,19 +30,6 @@ Mp.register_task('run', (_args, _cancellable) => {
 });
 
 Mp.init(ARGV);
-
-// --start-method=fork|spawn (forkserver cannot work in gjs, which has
-// threads by the time the script runs: mp_init() does not start a server).
-for (const arg of ARGV) {
-    if (!arg.startsWith('--start-method='))
-        continue;
-    try {
-        Mp.set_start_method(Mp.StartMethod[arg.slice('--start-method='.length).toUpperCase()]);
-    } catch (e) {
-        printerr(`pids.js: ${e.message}`);
-        System.exit(2);
-    }
-}
 
 const methodNames = {
     [Mp.StartMethod.FORK]: 'fork',

@@ -3,12 +3,12 @@
 // MyProcess(func), whose run() calls the function it was given.
 //
 // A subclass of Mp.Process overrides vfunc_run. Its state must be GObject
-// properties: with spawn the child builds a new MyProcess from the type
-// name and the property values; plain JS fields (this.x = ...) do not
-// reach it. For the same reason the "function" is a registered task,
-// named by a string.
+// properties: with spawn and forkserver the child builds a new MyProcess
+// from the type name and the property values; plain JS fields
+// (this.x = ...) do not reach it. For the same reason the "function" is
+// a registered task, named by a string.
 //
-//   gjs subclass.js [--start-method=fork|spawn]
+//   MP_START_METHOD=fork|spawn|forkserver gjs subclass.js
 //
 // SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -16,9 +16,7 @@ imports.gi.versions.Mp = '1';
 const {Gio, GLib, GObject, Mp} = imports.gi;
 const System = imports.system;
 
-function getpid() {
-    return Gio.Credentials.new().get_unix_pid();
-}
+const getpid = () => Gio.Credentials.new().get_unix_pid();  // GJS has no os.getpid()
 
 const MyProcess = GObject.registerClass({
     GTypeName: 'MyProcess',
@@ -50,19 +48,6 @@ Mp.register_task('say_hello', (_args, _cancellable) => {
 
 // The class and the tasks first, then Mp.init().
 Mp.init(ARGV);
-
-// --start-method=fork|spawn (forkserver cannot work in gjs, which has
-// threads by the time the script runs: mp_init() does not start a server).
-for (const arg of ARGV) {
-    if (!arg.startsWith('--start-method='))
-        continue;
-    try {
-        Mp.set_start_method(Mp.StartMethod[arg.slice('--start-method='.length).toUpperCase()]);
-    } catch (e) {
-        printerr(`subclass.js: ${e.message}`);
-        System.exit(2);
-    }
-}
 
 function startAndJoin(p) {
     print(`Main process: starting ${p.name}...`);  // 主进程{p.name}开始启动...

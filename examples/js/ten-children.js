@@ -1,7 +1,7 @@
 // ten-children.js: mirrors seed 000's second example (多个子进程只需要for循环):
 // start ten children in a loop, keep them in a list, join them all.
 //
-//   gjs ten-children.js [--start-method=fork|spawn]
+//   MP_START_METHOD=fork|spawn|forkserver gjs ten-children.js
 //
 // SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -9,9 +9,7 @@ imports.gi.versions.Mp = '1';
 const {Gio, GLib, Mp} = imports.gi;
 const System = imports.system;
 
-function getpid() {
-    return Gio.Credentials.new().get_unix_pid();
-}
+const getpid = () => Gio.Credentials.new().get_unix_pid();  // GJS has no os.getpid()
 
 // 子进程要执行的代码
 Mp.register_task('run_proc', (args, _cancellable) => {
@@ -21,19 +19,6 @@ Mp.register_task('run_proc', (args, _cancellable) => {
 });
 
 Mp.init(ARGV);
-
-// --start-method=fork|spawn (forkserver cannot work in gjs, which has
-// threads by the time the script runs: mp_init() does not start a server).
-for (const arg of ARGV) {
-    if (!arg.startsWith('--start-method='))
-        continue;
-    try {
-        Mp.set_start_method(Mp.StartMethod[arg.slice('--start-method='.length).toUpperCase()]);
-    } catch (e) {
-        printerr(`ten-children.js: ${e.message}`);
-        System.exit(2);
-    }
-}
 
 print(`Parent process ${getpid()}.`);
 

@@ -1,11 +1,9 @@
 #!/usr/bin/python3
 # fork.py: mirrors seed 003 §9.1's os.fork() demo: fork() is called once
 # and returns twice, 0 in the child and the child's PID in the parent.
-# This is the system call under libmp's fork start method; Mp.init() is
-# only here so that the example takes the same option as the others (it
-# does not change what os.fork() does).
-#
-#   fork.py [--start-method=fork|spawn|forkserver]
+# This is the system call under libmp's fork start method. Mp.init() is
+# called as in the other examples: os.fork() works as usual in a program
+# that uses libmp, whatever MP_START_METHOD says.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -20,15 +18,7 @@ from gi.repository import Mp  # noqa: E402
 Mp.init()
 
 
-def apply_start_method_option():
-    for arg in sys.argv[1:]:
-        if arg.startswith("--start-method="):
-            Mp.set_start_method(getattr(Mp.StartMethod, arg.split("=", 1)[1].upper()))
-
-
 def main():
-    apply_start_method_option()
-
     print(f"Process ({os.getpid()}) start...")
     # The child gets a copy of sys.stdout's buffer: flush it first, or that
     # line would be printed twice when stdout is a pipe or a file.

@@ -3,7 +3,7 @@
 # §9.3), followed by seed 004's hello('shiyanlou'): the parent starts one
 # child, waits for it with join, and goes on.
 #
-#   one-child.py [--start-method=fork|spawn|forkserver]
+#   MP_START_METHOD=fork|spawn|forkserver python3 one-child.py
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -36,12 +36,6 @@ def hello(name):
 Mp.init()
 
 
-def apply_start_method_option():
-    for arg in sys.argv[1:]:
-        if arg.startswith("--start-method="):
-            Mp.set_start_method(getattr(Mp.StartMethod, arg.split("=", 1)[1].upper()))
-
-
 def run_in_child(target, args):
     p = Mp.Process(target=target, args=args)
     p.start()  # 进程开始
@@ -52,8 +46,6 @@ def run_in_child(target, args):
 
 
 def main():
-    apply_start_method_option()
-
     # Seed 000
     print("Parent process %s." % os.getpid())
     print("Child process will start.")

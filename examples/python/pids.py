@@ -6,12 +6,11 @@
 # forkserver os.getppid() is the server, and only Mp.parent_pid() names
 # the main process.
 #
-#   pids.py [--start-method=fork|spawn|forkserver]
+#   MP_START_METHOD=fork|spawn|forkserver python3 pids.py
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 import os
-import sys
 
 import gi
 
@@ -29,15 +28,7 @@ def run():
 Mp.init()
 
 
-def apply_start_method_option():
-    for arg in sys.argv[1:]:
-        if arg.startswith("--start-method="):
-            Mp.set_start_method(getattr(Mp.StartMethod, arg.split("=", 1)[1].upper()))
-
-
 def main():
-    apply_start_method_option()
-
     print("Start method:", Mp.get_start_method().value_nick)
     print("Parent PID of the main process:", os.getppid())  # 主进程的父进程PID
     print("PID of the main process:", os.getpid())  # 主进程的PID

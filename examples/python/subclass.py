@@ -9,7 +9,7 @@
 # attributes (self.x = ...) do not reach it. For the same reason the
 # "function" is a registered task, named by a string.
 #
-#   subclass.py [--start-method=fork|spawn|forkserver]
+#   MP_START_METHOD=fork|spawn|forkserver python3 subclass.py
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -54,12 +54,6 @@ Mp.register_task("say_hello", say_hello)
 Mp.init()
 
 
-def apply_start_method_option():
-    for arg in sys.argv[1:]:
-        if arg.startswith("--start-method="):
-            Mp.set_start_method(getattr(Mp.StartMethod, arg.split("=", 1)[1].upper()))
-
-
 def start_and_join(p):
     print(f"Main process: starting {p.name}...")  # 主进程{p.name}开始启动...
     p.start()
@@ -71,8 +65,6 @@ def start_and_join(p):
 
 
 def main():
-    apply_start_method_option()
-
     # Seed 003: p = MyProcess('test1') (with num=3 here)
     start_and_join(MyProcess("test1", 3))
 

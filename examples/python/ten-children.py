@@ -2,7 +2,7 @@
 # ten-children.py: mirrors seed 000's second example (多个子进程只需要for循环):
 # start ten children in a loop, keep them in a list, join them all.
 #
-#   ten-children.py [--start-method=fork|spawn|forkserver]
+#   MP_START_METHOD=fork|spawn|forkserver python3 ten-children.py
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -24,15 +24,7 @@ def run_proc(name):
 Mp.init()
 
 
-def apply_start_method_option():
-    for arg in sys.argv[1:]:
-        if arg.startswith("--start-method="):
-            Mp.set_start_method(getattr(Mp.StartMethod, arg.split("=", 1)[1].upper()))
-
-
 def main():
-    apply_start_method_option()
-
     print("Parent process %s." % os.getpid())
 
     process_list = []
