@@ -26,6 +26,8 @@ typedef enum
   MP_WIRE_KIND_FORK_REQUEST, /* client to forkserver: start a worker */
   MP_WIRE_KIND_FORKED,       /* forkserver to client: the worker's pid */
   MP_WIRE_KIND_EXITED,       /* forkserver to client: the worker's exit code */
+  MP_WIRE_KIND_VALUE,        /* a value sent by a user (pipe, queue) */
+  MP_WIRE_KIND_BYTES,        /* raw bytes sent by a user, as "ay" */
   MP_WIRE_N_KINDS
 } MpWireKind;
 

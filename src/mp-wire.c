@@ -98,6 +98,8 @@ mp_wire_kind_to_string (MpWireKind kind)
     [MP_WIRE_KIND_FORK_REQUEST] = "fork-request",
     [MP_WIRE_KIND_FORKED] = "forked",
     [MP_WIRE_KIND_EXITED] = "exited",
+    [MP_WIRE_KIND_VALUE] = "value",
+    [MP_WIRE_KIND_BYTES] = "bytes",
   };
   G_STATIC_ASSERT (G_N_ELEMENTS (names) == MP_WIRE_N_KINDS);
 

@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 # include "mp-runtime.h"
 # include "mp-task.h"
 # include "mp-process.h"
+# include "mp-pipe.h"
 #undef MP_INSIDE
 
 G_END_DECLS
