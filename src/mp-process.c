@@ -18,6 +18,7 @@
 #include "mp-enums.h"
 #include "mp-error.h"
 #include "mp-forkserver-private.h"
+#include "mp-pipe.h"
 #include "mp-process-private.h"
 #include "mp-runtime-private.h"
 #include "mp-task-private.h"
@@ -406,7 +407,9 @@ mp_process_new_main (void)
 
 /* ---- travelling to a spawn or forkserver child ------------------------- */
 
-#define RUN_TYPE "(sssssvb)"
+/* name, type, JSON of plain subclass properties, task, args, daemon, and
+ * the subclass properties that hold objects travelling as references. */
+#define RUN_TYPE "(ssssvba{sv})"
 
 /* A property value as JSON: plain values as themselves, a GVariant as
  * {"type": ..., "value": ...}. Other types do not travel. */
@@ -534,10 +537,12 @@ value_from_json (GValue    *value,
   return FALSE;
 }
 
-/* A subclass's own read-write properties, as JSON; MpProcess's own travel
- * as typed fields of the run message. */
+/* A subclass's own read-write properties, as JSON, except pipe ends,
+ * which travel as references in @refs (their descriptors go with the
+ * message); MpProcess's own travel as typed fields of the run message. */
 static char *
-serialize_subclass_properties (MpProcess *self)
+serialize_subclass_properties (MpProcess       *self,
+                               GVariantBuilder *refs)
 {
   g_autoptr(JsonNode) node = NULL;
   g_autoptr(JsonObject) object = json_object_new ();
@@ -558,6 +563,13 @@ serialize_subclass_properties (MpProcess *self)
 
       g_value_init (&value, pspec->value_type);
       g_object_get_property (G_OBJECT (self), pspec->name, &value);
+      if (g_type_is_a (pspec->value_type, MP_TYPE_PIPE))
+        {
+          if (g_value_get_object (&value) != NULL)
+            g_variant_builder_add (refs, "{sv}", pspec->name,
+                                   mp_pipe_to_variant (g_value_get_object (&value)));
+          continue;
+        }
       member = value_to_json (&value);
       if (member != NULL)
         json_object_set_member (object, pspec->name, member);
@@ -574,7 +586,8 @@ static MpMessage *
 build_run_message (MpProcess *self)
 {
   MpProcessPrivate *priv = PRIV (self);
-  g_autofree char *props = serialize_subclass_properties (self);
+  g_auto(GVariantBuilder) refs = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autofree char *props = serialize_subclass_properties (self, &refs);
 
   return mp_message_new (MP_WIRE_KIND_RUN,
                          g_variant_new (RUN_TYPE,
@@ -582,9 +595,38 @@ build_run_message (MpProcess *self)
                                         G_OBJECT_TYPE_NAME (self),
                                         props,
                                         priv->task_name ? priv->task_name : "",
-                                        "",
                                         priv->args ? g_variant_ref (priv->args) : g_variant_new ("()"),
-                                        priv->daemon));
+                                        priv->daemon,
+                                        &refs));
+}
+
+static gboolean
+apply_subclass_references (MpProcess  *self,
+                           GVariant   *refs,
+                           GError    **error)
+{
+  GVariantIter iter;
+  const char *name;
+  GVariant *reference;
+
+  g_variant_iter_init (&iter, refs);
+  while (g_variant_iter_loop (&iter, "{&sv}", &name, &reference))
+    {
+      GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (self), name);
+      g_autoptr(MpPipe) pipe = NULL;
+
+      if (pspec == NULL || !g_type_is_a (pspec->value_type, MP_TYPE_PIPE) ||
+          (pspec->flags & G_PARAM_WRITABLE) == 0)
+        continue;
+      pipe = mp_pipe_new_from_variant (reference, error);
+      if (pipe == NULL)
+        {
+          g_variant_unref (reference);
+          return FALSE;
+        }
+      g_object_set (self, name, pipe, NULL);
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -634,8 +676,9 @@ mp_process_new_from_run_message (MpMessage  *message,
                                  int        *parent_pid,
                                  GError    **error)
 {
-  const char *name, *type_name, *props, *task, *reserved;
+  const char *name, *type_name, *props, *task;
   g_autoptr(GVariant) args = NULL;
+  g_autoptr(GVariant) refs = NULL;
   g_autoptr(MpProcess) self = NULL;
   gboolean daemon;
   GType type;
@@ -647,8 +690,8 @@ mp_process_new_from_run_message (MpMessage  *message,
                    g_variant_get_type_string (message->body));
       return NULL;
     }
-  g_variant_get (message->body, "(&s&s&s&s&svb)",
-                 &name, &type_name, &props, &task, &reserved, &args, &daemon);
+  g_variant_get (message->body, "(&s&s&s&svb@a{sv})",
+                 &name, &type_name, &props, &task, &args, &daemon, &refs);
 
   g_type_ensure (MP_TYPE_PROCESS);
   type = g_type_from_name (type_name);
@@ -666,7 +709,8 @@ mp_process_new_from_run_message (MpMessage  *message,
                        "name", name,
                        "daemon", daemon,
                        NULL);
-  if (!apply_subclass_properties (self, props, error))
+  if (!apply_subclass_properties (self, props, error) ||
+      !apply_subclass_references (self, refs, error))
     return NULL;
 
   PRIV (self)->pid = getpid ();
