@@ -198,7 +198,8 @@ mp_pipe_new_pair (gboolean   duplex,
  * the receiving process turns it back into a pipe end with
  * mp_pipe_new_from_variant(). Its descriptor travels with the message.
  *
- * Returns: (transfer floating): a `(sh)` reference
+ * Returns: (transfer none): a new floating `(sh)` reference, as
+ *   g_variant_new() returns
  */
 GVariant *
 mp_pipe_to_variant (MpPipe *self)

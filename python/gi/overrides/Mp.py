@@ -45,6 +45,8 @@ def to_variant(value):
     a list of one type a<type> (else av), a dict with str keys a{sv}."""
     if isinstance(value, GLib.Variant):
         return value
+    if isinstance(value, Mp.Pipe):
+        return value.to_variant()
     if value is None:
         return GLib.Variant("()", ())
     if isinstance(value, bool):
@@ -75,8 +77,37 @@ def to_variant(value):
 __all__.append("to_variant")
 
 
+def from_variant(value):
+    """Turns a GVariant into Python values, as GLib.Variant.unpack() does,
+    except that pipe ends (and other libmp references) become objects."""
+    t = value.get_type_string()
+    if t == "(sh)" and value.get_child_value(0).get_string().startswith("mp:pipe"):
+        return Mp.Pipe.new_from_variant(value)
+    if "h" not in t and "v" not in t:
+        return value.unpack()
+    if t == "v":
+        return from_variant(value.get_variant())
+    if t.startswith("("):
+        return tuple(from_variant(value.get_child_value(i)) for i in range(value.n_children()))
+    if t.startswith("a{"):
+        result = {}
+        for i in range(value.n_children()):
+            entry = value.get_child_value(i)
+            result[from_variant(entry.get_child_value(0))] = from_variant(entry.get_child_value(1))
+        return result
+    if t.startswith("a"):
+        return [from_variant(value.get_child_value(i)) for i in range(value.n_children())]
+    if t.startswith("m"):
+        inner = value.get_maybe()
+        return None if inner is None else from_variant(inner)
+    return value.unpack()
+
+
+__all__.append("from_variant")
+
+
 def _call_task(func, args):
-    unpacked = args.unpack()
+    unpacked = from_variant(args)
     if args.get_type_string().startswith("("):
         return func(*unpacked)
     return func(unpacked)
@@ -291,3 +322,68 @@ def current_process():
 
 
 __all__.append("current_process")
+
+
+class Pipe(Mp.Pipe):
+    """multiprocessing.connection.Connection on libmp. Make a pair with
+    Mp.Pipe.new_pair(duplex=True) (or Mp.pipe()). send() takes Python
+    values (see to_variant) and recv() returns them; pipe ends inside
+    travel too. recv_variant() keeps the GLib.Variant."""
+
+    @classmethod
+    def new_pair(cls, duplex=True):
+        return Mp.Pipe.new_pair(duplex)
+
+    def send(self, obj, cancellable=None):
+        return Mp.Pipe.send(self, to_variant(obj), cancellable)
+
+    def recv(self, expected_type=None, cancellable=None):
+        if isinstance(expected_type, str):
+            expected_type = GLib.VariantType.new(expected_type)
+        return from_variant(Mp.Pipe.recv(self, expected_type, cancellable))
+
+    def recv_variant(self, expected_type=None, cancellable=None):
+        if isinstance(expected_type, str):
+            expected_type = GLib.VariantType.new(expected_type)
+        return Mp.Pipe.recv(self, expected_type, cancellable)
+
+    def send_bytes(self, data, cancellable=None):
+        if not isinstance(data, GLib.Bytes):
+            data = GLib.Bytes.new(bytes(data))
+        return Mp.Pipe.send_bytes(self, data, cancellable)
+
+    def recv_bytes(self, cancellable=None):
+        return Mp.Pipe.recv_bytes(self, cancellable).get_data()
+
+    def poll(self, timeout=0.0):
+        return Mp.Pipe.poll(self, -1.0 if timeout is None else float(timeout))
+
+    @property
+    def closed(self):
+        return self.get_closed()
+
+    @property
+    def readable(self):
+        return self.get_readable()
+
+    @property
+    def writable(self):
+        return self.get_writable()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+Pipe = override(Pipe)
+__all__.append("Pipe")
+
+
+def pipe(duplex=True):
+    """As multiprocessing.Pipe(duplex): two connected ends."""
+    return Pipe.new_pair(duplex)
+
+
+__all__.append("pipe")
