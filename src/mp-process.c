@@ -19,6 +19,7 @@
 #include "mp-error.h"
 #include "mp-forkserver-private.h"
 #include "mp-pipe.h"
+#include "mp-queue.h"
 #include "mp-process-private.h"
 #include "mp-runtime-private.h"
 #include "mp-task-private.h"
@@ -537,8 +538,8 @@ value_from_json (GValue    *value,
   return FALSE;
 }
 
-/* A subclass's own read-write properties, as JSON, except pipe ends,
- * which travel as references in @refs (their descriptors go with the
+/* A subclass's own read-write properties, as JSON, except pipe ends and
+ * queues, which travel as references in @refs (their descriptors go with the
  * message); MpProcess's own travel as typed fields of the run message. */
 static char *
 serialize_subclass_properties (MpProcess       *self,
@@ -563,11 +564,14 @@ serialize_subclass_properties (MpProcess       *self,
 
       g_value_init (&value, pspec->value_type);
       g_object_get_property (G_OBJECT (self), pspec->name, &value);
-      if (g_type_is_a (pspec->value_type, MP_TYPE_PIPE))
+      if (g_type_is_a (pspec->value_type, MP_TYPE_PIPE) ||
+          g_type_is_a (pspec->value_type, MP_TYPE_QUEUE))
         {
-          if (g_value_get_object (&value) != NULL)
+          GObject *held = g_value_get_object (&value);
+          if (held != NULL)
             g_variant_builder_add (refs, "{sv}", pspec->name,
-                                   mp_pipe_to_variant (g_value_get_object (&value)));
+                                   MP_IS_PIPE (held) ? mp_pipe_to_variant (MP_PIPE (held))
+                                                     : mp_queue_to_variant (MP_QUEUE (held)));
           continue;
         }
       member = value_to_json (&value);
@@ -613,18 +617,22 @@ apply_subclass_references (MpProcess  *self,
   while (g_variant_iter_loop (&iter, "{&sv}", &name, &reference))
     {
       GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (self), name);
-      g_autoptr(MpPipe) pipe = NULL;
+      g_autoptr(GObject) object = NULL;
 
-      if (pspec == NULL || !g_type_is_a (pspec->value_type, MP_TYPE_PIPE) ||
-          (pspec->flags & G_PARAM_WRITABLE) == 0)
+      if (pspec == NULL || (pspec->flags & G_PARAM_WRITABLE) == 0)
         continue;
-      pipe = mp_pipe_new_from_variant (reference, error);
-      if (pipe == NULL)
+      if (g_type_is_a (pspec->value_type, MP_TYPE_PIPE))
+        object = G_OBJECT (mp_pipe_new_from_variant (reference, error));
+      else if (g_type_is_a (pspec->value_type, MP_TYPE_QUEUE))
+        object = G_OBJECT (mp_queue_new_from_variant (reference, error));
+      else
+        continue;
+      if (object == NULL)
         {
           g_variant_unref (reference);
           return FALSE;
         }
-      g_object_set (self, name, pipe, NULL);
+      g_object_set (self, name, object, NULL);
     }
   return TRUE;
 }
@@ -991,7 +999,7 @@ start_fork (MpProcess  *self,
       priv->state = MP_PROCESS_STATE_STARTED;
       mp_runtime_enter_child (parent, self);
       code = mp_process_run_in_child (self);
-      mp_flush_stdio ();
+      mp_runtime_flush ();
       _exit (code);
     }
 

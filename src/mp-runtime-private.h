@@ -43,6 +43,11 @@ void                mp_runtime_reap_children (void);
 
 MpStartMethod       mp_runtime_resolve_method (MpStartMethod method);
 
+/* Called before a libmp process ends (mp_exit(), a child's exit, the
+ * main program's exit handler): what was put must go out first. */
+void                mp_runtime_add_flush_hook (void (*hook) (void));
+void                mp_runtime_flush          (void);
+
 /* Helpers for the start methods. */
 int                 mp_pidfd_open        (pid_t pid);
 gboolean            mp_pidfd_wait        (int    pidfd,

@@ -333,7 +333,7 @@ mp_parent_pid (void)
 void
 mp_exit (int status)
 {
-  mp_flush_stdio ();
+  mp_runtime_flush ();
   if (runtime.is_child)
     _exit (status);
   exit (status);
@@ -343,6 +343,27 @@ void
 mp_flush_stdio (void)
 {
   fflush (NULL);
+}
+
+static void (*flush_hooks[8]) (void);
+static guint n_flush_hooks;
+
+void
+mp_runtime_add_flush_hook (void (*hook) (void))
+{
+  for (guint i = 0; i < n_flush_hooks; i++)
+    if (flush_hooks[i] == hook)
+      return;
+  g_return_if_fail (n_flush_hooks < G_N_ELEMENTS (flush_hooks));
+  flush_hooks[n_flush_hooks++] = hook;
+}
+
+void
+mp_runtime_flush (void)
+{
+  for (guint i = 0; i < n_flush_hooks; i++)
+    flush_hooks[i] ();
+  mp_flush_stdio ();
 }
 
 /* ---- start methods ----------------------------------------------------- */
@@ -612,6 +633,7 @@ runtime_atexit (void)
 
   if (runtime.is_child)
     return;
+  mp_runtime_flush ();
   children = copy_children ();
   for (GList *l = children; l != NULL; l = l->next)
     if (mp_process_get_daemon (l->data) && mp_process_is_alive (l->data))

@@ -92,6 +92,13 @@ gboolean    mp_channel_send           (MpChannel     *self,
                                        MpMessage     *message,
                                        GCancellable  *cancellable,
                                        GError       **error);
+gboolean    mp_channel_send_full      (MpChannel     *self,
+                                       MpMessage     *message,
+                                       gboolean       block,
+                                       GCancellable  *cancellable,
+                                       GError       **error);
+void        mp_channel_set_shared     (MpChannel     *self,
+                                       gboolean       shared);
 MpMessage  *mp_channel_receive        (MpChannel     *self,
                                        double         timeout,
                                        GCancellable  *cancellable,

@@ -343,6 +343,7 @@ struct _MpChannel
   GObject  parent_instance;
   int      fd;
   gint     closed;   /* atomic */
+  gboolean shared;   /* other processes read this socket too */
 };
 
 G_DEFINE_FINAL_TYPE (MpChannel, mp_channel, G_TYPE_OBJECT)
@@ -436,6 +437,16 @@ mp_channel_close (MpChannel *self)
 
   if (g_atomic_int_compare_and_exchange (&self->closed, FALSE, TRUE) && self->fd >= 0)
     shutdown (self->fd, SHUT_RDWR);
+}
+
+/* A socket that several processes read (a queue) must not be shut down
+ * for everyone because one reader got a bad frame: the frame is refused
+ * and the socket stays open. */
+void
+mp_channel_set_shared (MpChannel *self,
+                       gboolean   shared)
+{
+  self->shared = shared;
 }
 
 gboolean
@@ -588,6 +599,17 @@ mp_channel_send (MpChannel     *self,
                  GCancellable  *cancellable,
                  GError       **error)
 {
+  return mp_channel_send_full (self, message, TRUE, cancellable, error);
+}
+
+/* With @block FALSE, a full socket is G_IO_ERROR_WOULD_BLOCK. */
+gboolean
+mp_channel_send_full (MpChannel     *self,
+                      MpMessage     *message,
+                      gboolean       block,
+                      GCancellable  *cancellable,
+                      GError       **error)
+{
   g_autoptr(GVariant) wrapper = NULL;
   MpWireHeader header = { MP_WIRE_MAGIC, 0, 0, 0, 0, 0 };
   struct iovec iov[2];
@@ -701,6 +723,12 @@ mp_channel_send (MpChannel     *self,
         continue;
       if (errno == EAGAIN)
         {
+          if (!block)
+            {
+              g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                                   _("The channel is full"));
+              break;
+            }
           if (!mp_wait_fd (self->fd, G_IO_OUT, -1, cancellable, error))
             break;
           continue;
@@ -792,7 +820,8 @@ receive_one (MpChannel  *self,
                            (msg.msg_flags & MSG_TRUNC)
                              ? _("Malformed message: the frame is larger than any valid frame")
                              : _("Malformed message: too many descriptors"));
-      mp_channel_close (self);
+      if (!self->shared)
+        mp_channel_close (self);
       return NULL;
     }
 
@@ -800,7 +829,8 @@ receive_one (MpChannel  *self,
   if (message == NULL)
     {
       /* A peer that sends garbage is not trusted with another frame. */
-      mp_channel_close (self);
+      if (!self->shared)
+        mp_channel_close (self);
       return NULL;
     }
 

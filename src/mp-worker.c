@@ -79,6 +79,6 @@ mp_worker_main (int       fd,
   mp_process_set_parent_channel (process, channel);
   mp_runtime_enter_child (parent_pid, process);
   code = mp_process_run_in_child (process);
-  mp_flush_stdio ();
+  mp_runtime_flush ();
   _exit (code);
 }

@@ -17,6 +17,7 @@ G_BEGIN_DECLS
 # include "mp-task.h"
 # include "mp-process.h"
 # include "mp-pipe.h"
+# include "mp-queue.h"
 #undef MP_INSIDE
 
 G_END_DECLS
