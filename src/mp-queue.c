@@ -466,7 +466,7 @@ put_taken_slot (MpQueue   *self,
                 GVariant  *value,
                 GError   **error)
 {
-  MpMessage *message = mp_message_new (MP_WIRE_KIND_VALUE, value);
+  MpMessage *message = mp_message_new (MP_WIRE_KIND_VALUE, g_variant_ref (value));
 
   g_atomic_int_inc (&self->shared->size);
   g_atomic_int_inc (&self->shared->unfinished);

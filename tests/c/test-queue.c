@@ -1,0 +1,430 @@
+/* test-queue.c: MpQueue in one process and across each start method
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <mp.h>
+
+static const MpStartMethod methods[] = {
+  MP_START_METHOD_FORK, MP_START_METHOD_SPAWN, MP_START_METHOD_FORKSERVER,
+};
+static const char *method_names[] = { NULL, "fork", "spawn", "forkserver" };
+
+#define N_PRODUCERS 3
+#define N_CONSUMERS 2
+#define N_ITEMS 4000   /* per producer: more than one socket buffer holds */
+
+/* ---- tasks ------------------------------------------------------------- */
+
+static MpQueue *
+queue_arg (GVariant *args, guint index, GError **error)
+{
+  g_autoptr(GVariant) ref = g_variant_get_child_value (args, index);
+  return mp_queue_new_from_variant (ref, error);
+}
+
+/* Puts (producer, seq) for seq in 0..N_ITEMS-1 and returns: everything
+ * must still arrive, though most of it is in the feeder at exit. */
+static GVariant *
+task_produce (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  g_autoptr(MpQueue) q = queue_arg (args, 0, error);
+  gint32 producer;
+
+  if (q == NULL)
+    return NULL;
+  g_variant_get_child (args, 1, "i", &producer);
+  for (gint32 seq = 0; seq < N_ITEMS; seq++)
+    if (!mp_queue_put (q, g_variant_new ("(ii)", producer, seq), TRUE, -1, NULL, error))
+      return NULL;
+  return g_variant_new ("()");
+}
+
+/* Gets until the quit marker (-1, -1) and forwards what it got, in the
+ * order it got it, to the results queue. */
+static GVariant *
+task_consume (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  g_autoptr(MpQueue) q = queue_arg (args, 0, error);
+  g_autoptr(MpQueue) results = queue_arg (args, 1, error);
+  gint32 consumer;
+
+  if (q == NULL || results == NULL)
+    return NULL;
+  g_variant_get_child (args, 2, "i", &consumer);
+  for (;;)
+    {
+      g_autoptr(GVariant) item = mp_queue_get (q, TRUE, -1, NULL, error);
+      gint32 producer, seq;
+
+      if (item == NULL)
+        return NULL;
+      g_variant_get (item, "(ii)", &producer, &seq);
+      if (!mp_queue_put (results, g_variant_new ("(iii)", consumer, producer, seq), TRUE, -1, NULL, error))
+        return NULL;
+      if (producer < 0)
+        return g_variant_new ("()");
+    }
+}
+
+/* Waits for an item that never comes: the consumer killed while idle. */
+static GVariant *
+task_idle_consumer (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  g_autoptr(MpQueue) q = queue_arg (args, 0, error);
+  g_autoptr(MpQueue) ready = queue_arg (args, 1, error);
+
+  mp_queue_put (ready, g_variant_new_boolean (TRUE), TRUE, -1, NULL, NULL);
+  g_autoptr(GVariant) never = mp_queue_get (q, TRUE, -1, NULL, error);
+  return NULL;
+}
+
+/* Takes every item and marks it done (JoinableQueue). */
+static GVariant *
+task_worker_done (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  g_autoptr(MpQueue) q = queue_arg (args, 0, error);
+  gint32 n;
+
+  g_variant_get_child (args, 1, "i", &n);
+  for (gint32 i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) item = mp_queue_get (q, TRUE, -1, NULL, error);
+      if (item == NULL || !mp_queue_task_done (q, error))
+        return NULL;
+    }
+  return g_variant_new ("()");
+}
+
+static GVariant *
+task_send_big (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  g_autoptr(MpQueue) q = queue_arg (args, 0, error);
+  guint64 size;
+  guint8 *bytes;
+
+  g_variant_get_child (args, 1, "t", &size);
+  bytes = g_malloc (size);
+  for (guint64 i = 0; i < size; i++)
+    bytes[i] = (guint8) (i * 7 + (i >> 20));
+  return mp_queue_put (q, g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, bytes, size, TRUE, g_free, bytes),
+                       TRUE, -1, NULL, error) ? g_variant_new ("()") : NULL;
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static MpQueue *
+new_queue (int maxsize)
+{
+  g_autoptr(GError) error = NULL;
+  MpQueue *q = mp_queue_new (maxsize, &error);
+
+  g_assert_no_error (error);
+  return q;
+}
+
+static MpProcess *
+start (MpStartMethod method, const char *task, GVariant *args)
+{
+  g_autoptr(GError) error = NULL;
+  MpProcess *p = mp_process_new (task, args);
+
+  mp_process_set_start_method (p, method);
+  g_assert_true (mp_process_start (p, &error));
+  g_assert_no_error (error);
+  return p;
+}
+
+static void
+join_ok (MpProcess *p)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mp_process_join (p, 120, &error));
+  g_assert_true (mp_process_check_error (p, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mp_process_get_exitcode (p), ==, 0);
+}
+
+/* ---- in one process ---------------------------------------------------- */
+
+static void
+test_fifo_and_errors (void)
+{
+  g_autoptr(MpQueue) q = new_queue (3);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mp_queue_empty (q));
+  g_assert_cmpint (mp_queue_get_maxsize (q), ==, 3);
+  g_assert_null (mp_queue_get (q, FALSE, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_null (mp_queue_get (q, TRUE, 0.01, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  for (int i = 0; i < 3; i++)
+    g_assert_true (mp_queue_put (q, g_variant_new_int32 (i), TRUE, -1, NULL, &error));
+  g_assert_cmpint (mp_queue_qsize (q), ==, 3);
+  g_assert_true (mp_queue_full (q));
+  g_assert_false (mp_queue_put (q, g_variant_new_int32 (3), FALSE, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_false (mp_queue_put (q, g_variant_new_int32 (3), TRUE, 0.01, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_cmpint (mp_queue_qsize (q), ==, 3);
+
+  for (int i = 0; i < 3; i++)
+    {
+      g_autoptr(GVariant) v = mp_queue_get (q, TRUE, -1, NULL, &error);
+      g_assert_cmpint (g_variant_get_int32 (v), ==, i);
+    }
+  g_assert_true (mp_queue_empty (q));
+  g_assert_false (mp_queue_full (q));
+
+  mp_queue_close (q);
+  g_assert_false (mp_queue_put (q, g_variant_new_int32 (9), TRUE, -1, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+
+  g_assert_null (mp_queue_new (-1, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
+/* An unbounded queue takes far more than its socket holds, in order. */
+static void
+test_unbounded_never_blocks (void)
+{
+  g_autoptr(MpQueue) q = new_queue (0);
+  g_autoptr(GError) error = NULL;
+  const int n = 50000;
+
+  for (int i = 0; i < n; i++)
+    g_assert_true (mp_queue_put (q, g_variant_new_int32 (i), FALSE, 0, NULL, &error));
+  g_assert_cmpint (mp_queue_qsize (q), ==, n);
+  for (int i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) v = mp_queue_get (q, TRUE, 60, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int32 (v), ==, i);
+    }
+  g_assert_true (mp_queue_empty (q));
+}
+
+static void
+on_put (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mp_queue_put_finish (MP_QUEUE (source), result, &error));
+  (*(int *) data)++;
+}
+
+static void
+on_get (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = mp_queue_get_finish (MP_QUEUE (source), result, &error);
+
+  g_assert_no_error (error);
+  *(int *) data = g_variant_get_int32 (v);
+}
+
+static void
+test_async (void)
+{
+  g_autoptr(MpQueue) q = new_queue (1);
+  int puts = 0, got = -1;
+
+  mp_queue_put_async (q, g_variant_new_int32 (1), NULL, on_put, &puts);
+  mp_queue_put_async (q, g_variant_new_int32 (2), NULL, on_put, &puts);
+  while (puts < 1)
+    g_main_context_iteration (NULL, TRUE);
+  /* The second waits for room, which a get makes. */
+  g_assert_cmpint (puts, ==, 1);
+  mp_queue_get_async (q, NULL, on_get, &got);
+  while (got < 0 || puts < 2)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (got, ==, 1);
+  got = -1;
+  mp_queue_get_async (q, NULL, on_get, &got);
+  while (got < 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (got, ==, 2);
+}
+
+static void
+test_task_done_too_often (void)
+{
+  g_autoptr(MpQueue) q = new_queue (0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+
+  g_assert_true (mp_queue_join (q, 0, NULL, &error));
+  mp_queue_put (q, g_variant_new_int32 (1), TRUE, -1, NULL, NULL);
+  g_assert_false (mp_queue_join (q, 0.01, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  v = mp_queue_get (q, TRUE, -1, NULL, NULL);
+  g_assert_true (mp_queue_task_done (q, &error));
+  g_assert_true (mp_queue_join (q, 0, NULL, &error));
+  g_assert_false (mp_queue_task_done (q, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_INVALID_STATE);
+}
+
+/* ---- across processes -------------------------------------------------- */
+
+/* N producers and M consumers: the items got are exactly the items put,
+ * and each consumer sees each producer's items in order. */
+static void
+test_many_to_many (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  g_autoptr(MpQueue) q = new_queue (0);
+  g_autoptr(MpQueue) results = new_queue (0);
+  g_autoptr(GPtrArray) producers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) consumers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *seen = g_malloc0 (N_PRODUCERS * N_ITEMS);
+  gint32 last[N_CONSUMERS][N_PRODUCERS];
+  int quits = 0, total = 0;
+
+  memset (last, 0xff, sizeof last);
+  for (int c = 0; c < N_CONSUMERS; c++)
+    g_ptr_array_add (consumers, start (method, "consume",
+                                       g_variant_new ("(@(shhhhi)@(shhhhi)i)",
+                                                      mp_queue_to_variant (q), mp_queue_to_variant (results), c)));
+  for (int p = 0; p < N_PRODUCERS; p++)
+    g_ptr_array_add (producers, start (method, "produce",
+                                       g_variant_new ("(@(shhhhi)i)", mp_queue_to_variant (q), p)));
+  for (guint i = 0; i < producers->len; i++)
+    join_ok (producers->pdata[i]);
+  for (int c = 0; c < N_CONSUMERS; c++)
+    g_assert_true (mp_queue_put (q, g_variant_new ("(ii)", -1, -1), TRUE, -1, NULL, &error));
+
+  while (quits < N_CONSUMERS)
+    {
+      g_autoptr(GVariant) r = mp_queue_get (results, TRUE, 120, NULL, &error);
+      gint32 c, p, seq;
+
+      g_assert_no_error (error);
+      g_variant_get (r, "(iii)", &c, &p, &seq);
+      if (p < 0)
+        {
+          quits++;
+          continue;
+        }
+      g_assert_cmpint (seen[p * N_ITEMS + seq], ==, 0);   /* no duplicate */
+      seen[p * N_ITEMS + seq] = 1;
+      g_assert_cmpint (seq, >, last[c][p]);                /* FIFO per producer */
+      last[c][p] = seq;
+      total++;
+    }
+  g_assert_cmpint (total, ==, N_PRODUCERS * N_ITEMS);      /* nothing lost */
+  for (guint i = 0; i < consumers->len; i++)
+    join_ok (consumers->pdata[i]);
+  g_assert_true (mp_queue_empty (q));
+}
+
+static void
+test_idle_consumer_killed (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  g_autoptr(MpQueue) q = new_queue (0);
+  g_autoptr(MpQueue) ready = new_queue (0);
+  g_autoptr(MpProcess) p = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) flag = NULL;
+
+  p = start (method, "idle-consumer",
+             g_variant_new ("(@(shhhhi)@(shhhhi))", mp_queue_to_variant (q), mp_queue_to_variant (ready)));
+  flag = mp_queue_get (ready, TRUE, 120, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mp_process_kill (p, &error));
+  g_assert_true (mp_process_join (p, 120, &error));
+
+  for (int i = 0; i < 10; i++)
+    mp_queue_put (q, g_variant_new_int32 (i), TRUE, -1, NULL, NULL);
+  for (int i = 0; i < 10; i++)
+    {
+      g_autoptr(GVariant) v = mp_queue_get (q, TRUE, 120, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int32 (v), ==, i);
+    }
+}
+
+static void
+test_joinable (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  g_autoptr(MpQueue) q = new_queue (0);
+  g_autoptr(MpProcess) p = NULL;
+  g_autoptr(GError) error = NULL;
+
+  for (int i = 0; i < 100; i++)
+    mp_queue_put (q, g_variant_new_int32 (i), TRUE, -1, NULL, NULL);
+  p = start (method, "worker-done", g_variant_new ("(@(shhhhi)i)", mp_queue_to_variant (q), 100));
+  g_assert_true (mp_queue_join (q, 120, NULL, &error));
+  g_assert_no_error (error);
+  join_ok (p);
+}
+
+static void
+test_1gib (void)
+{
+  g_autoptr(MpQueue) q = new_queue (0);
+  g_autoptr(MpProcess) p = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+  guint64 size = G_GUINT64_CONSTANT (1) << 30;
+  const guint8 *bytes;
+  gsize got;
+
+  p = start (MP_START_METHOD_FORK, "send-big", g_variant_new ("(@(shhhhi)t)", mp_queue_to_variant (q), size));
+  v = mp_queue_get (q, TRUE, 300, NULL, &error);
+  g_assert_no_error (error);
+  bytes = g_variant_get_fixed_array (v, &got, 1);
+  g_assert_cmpuint (got, ==, size);
+  for (guint64 i = 0; i < size; i++)
+    if (bytes[i] != (guint8) (i * 7 + (i >> 20)))
+      g_error ("byte %" G_GUINT64_FORMAT " differs", i);
+  join_ok (p);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  mp_register_task ("produce", task_produce, NULL, NULL);
+  mp_register_task ("consume", task_consume, NULL, NULL);
+  mp_register_task ("idle-consumer", task_idle_consumer, NULL, NULL);
+  mp_register_task ("worker-done", task_worker_done, NULL, NULL);
+  mp_register_task ("send-big", task_send_big, NULL, NULL);
+  mp_init (argc, argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/queue/fifo-and-errors", test_fifo_and_errors);
+  g_test_add_func ("/queue/unbounded-never-blocks", test_unbounded_never_blocks);
+  g_test_add_func ("/queue/async", test_async);
+  g_test_add_func ("/queue/task-done-too-often", test_task_done_too_often);
+  g_test_add_func ("/queue/fork/1gib", test_1gib);
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    {
+      const char *m = method_names[methods[i]];
+      gconstpointer d = GINT_TO_POINTER (methods[i]);
+      g_autofree char *p1 = g_strdup_printf ("/queue/%s/many-to-many", m);
+      g_autofree char *p2 = g_strdup_printf ("/queue/%s/idle-consumer-killed", m);
+      g_autofree char *p3 = g_strdup_printf ("/queue/%s/joinable", m);
+
+      g_test_add_data_func (p1, d, test_many_to_many);
+      g_test_add_data_func (p2, d, test_idle_consumer_killed);
+      g_test_add_data_func (p3, d, test_joinable);
+    }
+  return g_test_run ();
+}
