@@ -11,10 +11,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 import inspect
+import queue as _queue
 import sys
 import traceback
 
-from gi.repository import GLib, GObject
+from gi.repository import Gio, GLib, GObject
 
 from ..module import get_introspection_module
 from ..overrides import override
@@ -45,7 +46,7 @@ def to_variant(value):
     a list of one type a<type> (else av), a dict with str keys a{sv}."""
     if isinstance(value, GLib.Variant):
         return value
-    if isinstance(value, Mp.Pipe):
+    if isinstance(value, (Mp.Pipe, Mp.Queue)):
         return value.to_variant()
     if value is None:
         return GLib.Variant("()", ())
@@ -83,6 +84,8 @@ def from_variant(value):
     t = value.get_type_string()
     if t == "(sh)" and value.get_child_value(0).get_string().startswith("mp:pipe"):
         return Mp.Pipe.new_from_variant(value)
+    if t == "(shhhhi)" and value.get_child_value(0).get_string() == "mp:queue":
+        return Mp.Queue.new_from_variant(value)
     if "h" not in t and "v" not in t:
         return value.unpack()
     if t == "v":
@@ -387,3 +390,63 @@ def pipe(duplex=True):
 
 
 __all__.append("pipe")
+
+
+def _queue_error(e, full):
+    if isinstance(e, GLib.Error) and e.domain == "g-io-error-quark" and \
+            e.code in (int(Gio.IOErrorEnum.WOULD_BLOCK), int(Gio.IOErrorEnum.TIMED_OUT)):
+        return (_queue.Full if full else _queue.Empty)(e.message)
+    return e
+
+
+class Queue(Mp.Queue):
+    """multiprocessing.Queue / JoinableQueue on libmp: Mp.Queue(maxsize=0).
+    put() takes Python values and get() returns them; a full or empty
+    queue raises queue.Full / queue.Empty, as in Python."""
+
+    def __new__(cls, maxsize=0):
+        return Mp.Queue.new(maxsize)
+
+    def __init__(self, maxsize=0):
+        pass
+
+    def put(self, obj, block=True, timeout=None, cancellable=None):
+        try:
+            return Mp.Queue.put(self, to_variant(obj), block,
+                                -1.0 if timeout is None else float(timeout), cancellable)
+        except GLib.Error as e:
+            raise _queue_error(e, True) from None
+
+    def put_nowait(self, obj):
+        return self.put(obj, False)
+
+    def get(self, block=True, timeout=None, cancellable=None):
+        try:
+            return from_variant(Mp.Queue.get(self, block,
+                                             -1.0 if timeout is None else float(timeout), cancellable))
+        except GLib.Error as e:
+            raise _queue_error(e, False) from None
+
+    def get_nowait(self):
+        return self.get(False)
+
+    def join(self, timeout=None, cancellable=None):
+        return Mp.Queue.join(self, -1.0 if timeout is None else float(timeout), cancellable)
+
+    def join_thread(self):
+        """Waits until what this process put has gone out (close() does)."""
+        Mp.Queue.close(self)
+
+    def cancel_join_thread(self):
+        pass
+
+    @property
+    def maxsize(self):
+        return self.get_maxsize()
+
+
+Queue = override(Queue)
+__all__.append("Queue")
+JoinableQueue = Queue
+SimpleQueue = Queue
+__all__ += ["JoinableQueue", "SimpleQueue"]
