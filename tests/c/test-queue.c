@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -278,6 +279,30 @@ test_task_done_too_often (void)
   g_assert_error (error, MP_ERROR, MP_ERROR_INVALID_STATE);
 }
 
+/* A garbage frame from a broken producer is refused, and the queue that
+ * other processes share stays usable. */
+static void
+test_bad_frame_keeps_queue (void)
+{
+  g_autoptr(MpQueue) q = new_queue (0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) ref = g_variant_ref_sink (mp_queue_to_variant (q));
+  g_autoptr(GVariant) v = NULL;
+  const char garbage[] = "this is not a frame at all, not even close";
+  gint32 put_fd;
+
+  g_variant_get_child (ref, 1, "h", &put_fd);
+  g_assert_cmpint (send (put_fd, garbage, sizeof garbage, 0), ==, sizeof garbage);
+  mp_queue_put (q, g_variant_new_string ("after"), TRUE, -1, NULL, NULL);
+
+  g_assert_null (mp_queue_get (q, TRUE, 60, NULL, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_PROTOCOL);
+  g_clear_error (&error);
+  v = mp_queue_get (q, TRUE, 60, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "after");
+}
+
 /* ---- across processes -------------------------------------------------- */
 
 /* N producers and M consumers: the items got are exactly the items put,
@@ -413,6 +438,7 @@ main (int   argc,
   g_test_add_func ("/queue/unbounded-never-blocks", test_unbounded_never_blocks);
   g_test_add_func ("/queue/async", test_async);
   g_test_add_func ("/queue/task-done-too-often", test_task_done_too_often);
+  g_test_add_func ("/queue/bad-frame-keeps-queue", test_bad_frame_keeps_queue);
   g_test_add_func ("/queue/fork/1gib", test_1gib);
   for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
     {
