@@ -295,7 +295,8 @@ send_message (MpPipe        *self,
               GCancellable  *cancellable,
               GError       **error)
 {
-  g_autoptr(MpMessage) message = mp_message_new (kind, body);
+  /* The caller keeps its reference; a floating @body is sunk here. */
+  g_autoptr(MpMessage) message = mp_message_new (kind, g_variant_ref_sink (body));
 
   if (!check_direction (self, TRUE, error))
     return FALSE;

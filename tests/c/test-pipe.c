@@ -218,7 +218,11 @@ test_values_and_bytes (void)
   g_autoptr(GBytes) got = NULL;
 
   new_pair (TRUE, &a, &b);
-  g_assert_true (mp_pipe_send (a, g_variant_new_parsed ("[1, 2, 3]"), NULL, &error));
+  {
+    /* A value the caller keeps stays the caller's. */
+    g_autoptr(GVariant) kept = g_variant_ref_sink (g_variant_new_parsed ("[1, 2, 3]"));
+    g_assert_true (mp_pipe_send (a, kept, NULL, &error));
+  }
   g_assert_true (mp_pipe_send_bytes (a, bytes, NULL, &error));
   g_assert_true (mp_pipe_send (b, g_variant_new_string ("back"), NULL, &error));
   g_assert_no_error (error);
