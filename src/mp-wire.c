@@ -752,6 +752,30 @@ mp_channel_send_full (MpChannel     *self,
   return ret;
 }
 
+#define RECEIVE_BUFFER_SIZE (sizeof (MpWireHeader) + MP_WIRE_INLINE_MAX + 1)
+
+static void
+free_receive_buffer (gpointer buffer)
+{
+  g_free (buffer);
+}
+
+/* One frame buffer per thread, reused: a receive copies the body out of
+ * it, so small messages do not pay for a 64 KiB allocation each. */
+static guint8 *
+receive_buffer (void)
+{
+  static GPrivate key = G_PRIVATE_INIT (free_receive_buffer);
+  guint8 *buffer = g_private_get (&key);
+
+  if (buffer == NULL)
+    {
+      buffer = g_malloc (RECEIVE_BUFFER_SIZE);
+      g_private_set (&key, buffer);
+    }
+  return buffer;
+}
+
 /* One non-blocking receive. Returns NULL with @would_block set when no
  * message is waiting (another reader may have taken it). */
 static MpMessage *
@@ -759,9 +783,9 @@ receive_one (MpChannel  *self,
              gboolean   *would_block,
              GError    **error)
 {
-  g_autofree guint8 *frame = g_malloc (sizeof (MpWireHeader) + MP_WIRE_INLINE_MAX + 1);
+  guint8 *frame = receive_buffer ();
   guint8 cmsg_buf[CMSG_BUFFER_SIZE] __attribute__((aligned (8)));
-  struct iovec iov = { frame, sizeof (MpWireHeader) + MP_WIRE_INLINE_MAX + 1 };
+  struct iovec iov = { frame, RECEIVE_BUFFER_SIZE };
   struct msghdr msg = { 0 };
   g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
   MpMessage *message;
