@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -51,14 +50,14 @@
  */
 
 #define SHARED_MAGIC 0x5155504du  /* "MPUQ" */
-#define REF_TYPE "(shhhhi)"
+#define REF_TYPE "(shhhhhi)"
 
 typedef struct
 {
   guint32 magic;
   gint32  maxsize;
   gint32  size;        /* items put and not yet taken */
-  gint32  unfinished;  /* items put and not yet task_done(): a futex word */
+  gint32  unfinished;  /* items put and not yet task_done() */
 } Shared;
 
 struct _MpQueue
@@ -71,6 +70,7 @@ struct _MpQueue
   int        shared_fd;
   Shared    *shared;
   int        slots_fd;    /* eventfd semaphore of free places (bounded) */
+  int        done_fd;     /* eventfd, readable once every item was done */
   gboolean   closed;
 
   /* The feeder: items the socket could not take yet, in order. */
@@ -101,6 +101,8 @@ mp_queue_finalize (GObject *object)
     close (self->shared_fd);
   if (self->slots_fd >= 0)
     close (self->slots_fd);
+  if (self->done_fd >= 0)
+    close (self->done_fd);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->drained);
   G_OBJECT_CLASS (mp_queue_parent_class)->finalize (object);
@@ -118,6 +120,7 @@ mp_queue_init (MpQueue *self)
 {
   self->shared_fd = -1;
   self->slots_fd = -1;
+  self->done_fd = -1;
   g_mutex_init (&self->lock);
   g_cond_init (&self->drained);
   g_queue_init (&self->overflow);
@@ -141,6 +144,7 @@ queue_new (int       maxsize,
            int       get_fd,
            int       shared_fd,
            int       slots_fd,
+           int       done_fd,
            GError  **error)
 {
   g_autoptr(MpQueue) self = g_object_new (MP_TYPE_QUEUE, NULL);
@@ -152,6 +156,7 @@ queue_new (int       maxsize,
   mp_channel_set_shared (self->get_end, TRUE);
   self->shared_fd = shared_fd;
   self->slots_fd = slots_fd;
+  self->done_fd = done_fd;
   /* Room for many small items before the feeder has to step in; the
    * kernel caps this at net.core.wmem_max. */
   setsockopt (put_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
@@ -180,7 +185,7 @@ mp_queue_new (int      maxsize,
               GError **error)
 {
   int fds[2];
-  int shared_fd, slots_fd;
+  int shared_fd = -1, slots_fd = -1, done_fd = -1;
   Shared *shared;
 
   if (maxsize < 0)
@@ -205,8 +210,12 @@ mp_queue_new (int      maxsize,
   slots_fd = eventfd (maxsize, EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC);
   if (slots_fd < 0)
     goto fail;
+  /* Nothing put yet: every item is done. */
+  done_fd = eventfd (1, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (done_fd < 0)
+    goto fail;
 
-  return queue_new (maxsize, fds[0], fds[1], shared_fd, slots_fd, error);
+  return queue_new (maxsize, fds[0], fds[1], shared_fd, slots_fd, done_fd, error);
 
 fail:
   set_errno_error (error, _("Could not make a queue"));
@@ -214,6 +223,8 @@ fail:
   close (fds[1]);
   if (shared_fd >= 0)
     close (shared_fd);
+  if (slots_fd >= 0)
+    close (slots_fd);
   return NULL;
 }
 
@@ -235,7 +246,7 @@ mp_queue_to_variant (MpQueue *self)
   return g_variant_new (REF_TYPE, "mp:queue",
                         mp_channel_get_fd (self->put_end),
                         mp_channel_get_fd (self->get_end),
-                        self->shared_fd, self->slots_fd, self->maxsize);
+                        self->shared_fd, self->slots_fd, self->done_fd, self->maxsize);
 }
 
 static int
@@ -259,27 +270,28 @@ mp_queue_new_from_variant (GVariant  *reference,
                            GError   **error)
 {
   const char *tag;
-  gint32 put_h, get_h, shared_h, slots_h;
+  gint32 put_h, get_h, shared_h, slots_h, done_h;
   int maxsize;
-  int fds[4] = { -1, -1, -1, -1 };
+  int fds[5] = { -1, -1, -1, -1, -1 };
   g_autoptr(MpQueue) self = NULL;
 
   g_return_val_if_fail (reference != NULL, NULL);
 
   if (!g_variant_is_of_type (reference, G_VARIANT_TYPE (REF_TYPE)))
     goto bad;
-  g_variant_get (reference, "(&shhhhi)", &tag, &put_h, &get_h, &shared_h, &slots_h, &maxsize);
+  g_variant_get (reference, "(&shhhhhi)", &tag, &put_h, &get_h, &shared_h, &slots_h, &done_h, &maxsize);
   if (!g_str_equal (tag, "mp:queue") || maxsize < 0)
     goto bad;
   fds[0] = dup_fd (put_h);
   fds[1] = dup_fd (get_h);
   fds[2] = dup_fd (shared_h);
   fds[3] = dup_fd (slots_h);
-  for (guint i = 0; i < 4; i++)
+  fds[4] = dup_fd (done_h);
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
     if (fds[i] < 0)
       goto bad;
 
-  self = queue_new (maxsize, fds[0], fds[1], fds[2], fds[3], error);
+  self = queue_new (maxsize, fds[0], fds[1], fds[2], fds[3], fds[4], error);
   if (self == NULL)
     return NULL;
   if (self->shared->magic != SHARED_MAGIC || self->shared->maxsize != maxsize)
@@ -287,7 +299,7 @@ mp_queue_new_from_variant (GVariant  *reference,
   return g_steal_pointer (&self);
 
 bad:
-  for (guint i = 0; i < 4; i++)
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
     if (fds[i] >= 0)
       close (fds[i]);
 bad_state:
@@ -461,6 +473,18 @@ check_open (MpQueue  *self,
   return TRUE;
 }
 
+/* One item less unfinished; the last one signals the joiners. */
+static void
+mark_done (MpQueue *self)
+{
+  if (g_atomic_int_dec_and_test (&self->shared->unfinished))
+    {
+      guint64 one = 1;
+      while (write (self->done_fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+    }
+}
+
 static gboolean
 put_taken_slot (MpQueue   *self,
                 GVariant  *value,
@@ -469,11 +493,17 @@ put_taken_slot (MpQueue   *self,
   MpMessage *message = mp_message_new (MP_WIRE_KIND_VALUE, g_variant_ref (value));
 
   g_atomic_int_inc (&self->shared->size);
-  g_atomic_int_inc (&self->shared->unfinished);
+  if (g_atomic_int_add (&self->shared->unfinished, 1) == 0)
+    {
+      /* Not all done any more: take the "done" signal back. */
+      guint64 count;
+      while (read (self->done_fd, &count, sizeof count) < 0 && errno == EINTR)
+        ;
+    }
   if (!enqueue (self, message, error))
     {
       g_atomic_int_add (&self->shared->size, -1);
-      g_atomic_int_add (&self->shared->unfinished, -1);
+      mark_done (self);
       give_slot (self);
       return FALSE;
     }
@@ -827,12 +857,6 @@ mp_queue_close (MpQueue *self)
   wait_drained (self);
 }
 
-static long
-futex (gint32 *word, int op, int value, const struct timespec *timeout)
-{
-  return syscall (SYS_futex, word, op, value, timeout, NULL, 0);
-}
-
 /**
  * mp_queue_task_done:
  * @self: an #MpQueue
@@ -865,7 +889,11 @@ mp_queue_task_done (MpQueue  *self,
   while (!g_atomic_int_compare_and_exchange (&self->shared->unfinished, old, old - 1));
 
   if (old == 1)
-    futex (&self->shared->unfinished, FUTEX_WAKE, INT_MAX, NULL);
+    {
+      guint64 one = 1;
+      while (write (self->done_fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+    }
   return TRUE;
 }
 
@@ -873,7 +901,7 @@ mp_queue_task_done (MpQueue  *self,
  * mp_queue_join:
  * @self: an #MpQueue
  * @timeout: seconds to wait; negative waits forever
- * @cancellable: (nullable): a #GCancellable, checked at least every 50 ms
+ * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
  * Waits until every item put has been marked done with
@@ -892,28 +920,142 @@ mp_queue_join (MpQueue       *self,
 
   g_return_val_if_fail (MP_IS_QUEUE (self), FALSE);
 
-  for (;;)
+  /* The "done" eventfd stays readable while nothing is unfinished. */
+  while (g_atomic_int_get (&self->shared->unfinished) > 0)
     {
-      gint32 left = g_atomic_int_get (&self->shared->unfinished);
-      /* Bounded waits, so that cancellation is noticed. */
-      struct timespec slice = { 0, 50 * 1000 * 1000 };
+      g_autoptr(GError) wait_error = NULL;
 
-      if (left <= 0)
-        return TRUE;
-      if (g_cancellable_set_error_if_cancelled (cancellable, error))
-        return FALSE;
-      if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+      if (!mp_wait_fd (self->done_fd, G_IO_IN, deadline, cancellable, &wait_error))
         {
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                               _("Items were still unfinished at the timeout"));
+          if (g_error_matches (wait_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+            g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                 _("Items were still unfinished at the timeout"));
+          else
+            g_propagate_error (error, g_steal_pointer (&wait_error));
           return FALSE;
         }
-      if (deadline >= 0)
+      if (g_atomic_int_get (&self->shared->unfinished) > 0)
         {
-          gint64 rest = deadline - g_get_monotonic_time ();
-          if (rest < 50000)
-            slice.tv_nsec = MAX (rest, 0) * 1000;
+          /* Readable but not done: a put is taking the signal back. Wait
+           * for it to go, not in a busy loop. */
+          GPollFD pfd = { self->done_fd, G_IO_IN, 0 };
+          while (g_atomic_int_get (&self->shared->unfinished) > 0 && g_poll (&pfd, 1, 0) > 0)
+            g_thread_yield ();
         }
-      futex (&self->shared->unfinished, FUTEX_WAIT, left, &slice);
     }
+  return TRUE;
+}
+
+/* Destroying the sources drops their task references; the callers hold
+ * their own while they return the task. */
+static void
+join_stop (GTask *task)
+{
+  GSource **sources = g_task_get_task_data (task);
+
+  for (guint i = 0; i < 2; i++)
+    if (sources[i] != NULL)
+      g_source_destroy (sources[i]);
+}
+
+static gboolean
+join_ready_cb (int          fd,
+               GIOCondition condition,
+               gpointer     user_data)
+{
+  g_autoptr(GTask) task = g_object_ref (user_data);
+  MpQueue *self = g_task_get_source_object (task);
+
+  if (g_atomic_int_get (&self->shared->unfinished) > 0)
+    return G_SOURCE_CONTINUE;
+  join_stop (task);
+  g_task_return_boolean (task, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+join_cancelled_cb (GCancellable *cancellable,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = g_object_ref (user_data);
+
+  join_stop (task);
+  g_task_return_error_if_cancelled (task);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+free_sources (gpointer data)
+{
+  GSource **sources = data;
+
+  for (guint i = 0; i < 2; i++)
+    if (sources[i] != NULL)
+      {
+        g_source_destroy (sources[i]);
+        g_source_unref (sources[i]);
+      }
+  g_free (sources);
+}
+
+/**
+ * mp_queue_join_async:
+ * @self: an #MpQueue
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once every item is done
+ * @user_data: (closure): data for @callback
+ *
+ * Waits, from the caller's thread-default main context, until every item
+ * put has been marked done.
+ */
+void
+mp_queue_join_async (MpQueue             *self,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  GSource **sources;
+
+  g_return_if_fail (MP_IS_QUEUE (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mp_queue_join_async);
+  if (g_atomic_int_get (&self->shared->unfinished) <= 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  /* Each source holds a task reference; whichever fires first ends both. */
+  sources = g_new0 (GSource *, 2);
+  g_task_set_task_data (task, sources, free_sources);
+  sources[0] = g_unix_fd_source_new (self->done_fd, G_IO_IN);
+  g_source_set_callback (sources[0], G_SOURCE_FUNC (join_ready_cb), g_object_ref (task), g_object_unref);
+  g_source_set_static_name (sources[0], "[mp] queue join");
+  g_source_attach (sources[0], g_task_get_context (task));
+  if (cancellable != NULL)
+    {
+      sources[1] = g_cancellable_source_new (cancellable);
+      g_source_set_callback (sources[1], G_SOURCE_FUNC (join_cancelled_cb), g_object_ref (task), g_object_unref);
+      g_source_attach (sources[1], g_task_get_context (task));
+    }
+}
+
+/**
+ * mp_queue_join_finish:
+ * @self: an #MpQueue
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE once every item was done; %FALSE with @error set when
+ *   cancelled
+ */
+gboolean
+mp_queue_join_finish (MpQueue       *self,
+                      GAsyncResult  *result,
+                      GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

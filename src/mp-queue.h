@@ -78,5 +78,14 @@ gboolean    mp_queue_join              (MpQueue              *self,
                                         double                timeout,
                                         GCancellable         *cancellable,
                                         GError              **error);
+MP_AVAILABLE_IN_1_0
+void        mp_queue_join_async        (MpQueue              *self,
+                                        GCancellable         *cancellable,
+                                        GAsyncReadyCallback   callback,
+                                        gpointer              user_data);
+MP_AVAILABLE_IN_1_0
+gboolean    mp_queue_join_finish       (MpQueue              *self,
+                                        GAsyncResult         *result,
+                                        GError              **error);
 
 G_END_DECLS

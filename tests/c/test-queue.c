@@ -261,6 +261,37 @@ test_async (void)
 }
 
 static void
+on_joined (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mp_queue_join_finish (MP_QUEUE (source), result, &error));
+  *(gboolean *) data = TRUE;
+}
+
+static void
+test_join_async (void)
+{
+  g_autoptr(MpQueue) q = new_queue (0);
+  gboolean joined = FALSE;
+  g_autoptr(GVariant) a = NULL, b = NULL;
+
+  mp_queue_put (q, g_variant_new_int32 (1), TRUE, -1, NULL, NULL);
+  mp_queue_put (q, g_variant_new_int32 (2), TRUE, -1, NULL, NULL);
+  mp_queue_join_async (q, NULL, on_joined, &joined);
+  a = mp_queue_get (q, TRUE, -1, NULL, NULL);
+  b = mp_queue_get (q, TRUE, -1, NULL, NULL);
+  g_assert_true (mp_queue_task_done (q, NULL));
+  /* One item is still not done: the loop runs, the join waits. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_false (joined);
+  g_assert_true (mp_queue_task_done (q, NULL));
+  while (!joined)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
 test_task_done_too_often (void)
 {
   g_autoptr(MpQueue) q = new_queue (0);
@@ -323,11 +354,11 @@ test_many_to_many (gconstpointer data)
   memset (last, 0xff, sizeof last);
   for (int c = 0; c < N_CONSUMERS; c++)
     g_ptr_array_add (consumers, start (method, "consume",
-                                       g_variant_new ("(@(shhhhi)@(shhhhi)i)",
+                                       g_variant_new ("(@*@*i)",
                                                       mp_queue_to_variant (q), mp_queue_to_variant (results), c)));
   for (int p = 0; p < N_PRODUCERS; p++)
     g_ptr_array_add (producers, start (method, "produce",
-                                       g_variant_new ("(@(shhhhi)i)", mp_queue_to_variant (q), p)));
+                                       g_variant_new ("(@*i)", mp_queue_to_variant (q), p)));
   for (guint i = 0; i < producers->len; i++)
     join_ok (producers->pdata[i]);
   for (int c = 0; c < N_CONSUMERS; c++)
@@ -368,7 +399,7 @@ test_idle_consumer_killed (gconstpointer data)
   g_autoptr(GVariant) flag = NULL;
 
   p = start (method, "idle-consumer",
-             g_variant_new ("(@(shhhhi)@(shhhhi))", mp_queue_to_variant (q), mp_queue_to_variant (ready)));
+             g_variant_new ("(@*@*)", mp_queue_to_variant (q), mp_queue_to_variant (ready)));
   flag = mp_queue_get (ready, TRUE, 120, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (mp_process_kill (p, &error));
@@ -394,7 +425,7 @@ test_joinable (gconstpointer data)
 
   for (int i = 0; i < 100; i++)
     mp_queue_put (q, g_variant_new_int32 (i), TRUE, -1, NULL, NULL);
-  p = start (method, "worker-done", g_variant_new ("(@(shhhhi)i)", mp_queue_to_variant (q), 100));
+  p = start (method, "worker-done", g_variant_new ("(@*i)", mp_queue_to_variant (q), 100));
   g_assert_true (mp_queue_join (q, 120, NULL, &error));
   g_assert_no_error (error);
   join_ok (p);
@@ -411,7 +442,7 @@ test_1gib (void)
   const guint8 *bytes;
   gsize got;
 
-  p = start (MP_START_METHOD_FORK, "send-big", g_variant_new ("(@(shhhhi)t)", mp_queue_to_variant (q), size));
+  p = start (MP_START_METHOD_FORK, "send-big", g_variant_new ("(@*t)", mp_queue_to_variant (q), size));
   v = mp_queue_get (q, TRUE, 300, NULL, &error);
   g_assert_no_error (error);
   bytes = g_variant_get_fixed_array (v, &got, 1);
@@ -438,6 +469,7 @@ main (int   argc,
   g_test_add_func ("/queue/unbounded-never-blocks", test_unbounded_never_blocks);
   g_test_add_func ("/queue/async", test_async);
   g_test_add_func ("/queue/task-done-too-often", test_task_done_too_often);
+  g_test_add_func ("/queue/join-async", test_join_async);
   g_test_add_func ("/queue/bad-frame-keeps-queue", test_bad_frame_keeps_queue);
   g_test_add_func ("/queue/fork/1gib", test_1gib);
   for (guint i = 0; i < G_N_ELEMENTS (methods); i++)

@@ -84,7 +84,7 @@ def from_variant(value):
     t = value.get_type_string()
     if t == "(sh)" and value.get_child_value(0).get_string().startswith("mp:pipe"):
         return Mp.Pipe.new_from_variant(value)
-    if t == "(shhhhi)" and value.get_child_value(0).get_string() == "mp:queue":
+    if t == "(shhhhhi)" and value.get_child_value(0).get_string() == "mp:queue":
         return Mp.Queue.new_from_variant(value)
     if "h" not in t and "v" not in t:
         return value.unpack()
