@@ -153,19 +153,57 @@ close_fds (const int *fds,
       close (fds[i]);
 }
 
+/* Received payloads stay mapped together with their sealed memfd, so
+ * that sending the same bytes on (a relay, an echo) passes the memfd
+ * again instead of copying it. */
+typedef struct
+{
+  gpointer addr;
+  gsize    size;
+  int      fd;
+} Payload;
+
+static GMutex payloads_lock;
+static GSList *payloads;
+
 static void
 unmap_payload (gpointer data)
 {
-  GBytes *mapping = data;
-  gsize size;
-  gconstpointer addr = g_bytes_get_data (mapping, &size);
+  Payload *payload = data;
 
-  munmap ((gpointer) addr, size);
-  g_bytes_unref (mapping);
+  g_mutex_lock (&payloads_lock);
+  payloads = g_slist_remove (payloads, payload);
+  g_mutex_unlock (&payloads_lock);
+  munmap (payload->addr, payload->size);
+  close (payload->fd);
+  g_free (payload);
+}
+
+/* A new descriptor for the sealed memfd that holds exactly the "ay" at
+ * @data, or -1. The payload of a message is its "v": the child, a zero
+ * byte and the type, so the child is the mapping less three bytes. */
+static int
+payload_fd_for (gconstpointer data,
+                gsize         size)
+{
+  int fd = -1;
+
+  g_mutex_lock (&payloads_lock);
+  for (GSList *l = payloads; l != NULL; l = l->next)
+    {
+      Payload *payload = l->data;
+      if (payload->addr == data && payload->size == size + 3)
+        {
+          fd = fcntl (payload->fd, F_DUPFD_CLOEXEC, 3);
+          break;
+        }
+    }
+  g_mutex_unlock (&payloads_lock);
+  return fd;
 }
 
 /* Maps a sealed memfd read-only; the seals guarantee that the sender can
- * no longer change what the receiver reads. */
+ * no longer change what the receiver reads. Takes @fd on success. */
 static GBytes *
 map_payload (int       fd,
              guint64   size,
@@ -204,9 +242,15 @@ map_payload (int       fd,
       return NULL;
     }
   {
-    /* The inner GBytes only remembers the range; the outer one unmaps. */
-    GBytes *range = g_bytes_new_static (addr, size);
-    return g_bytes_new_with_free_func (addr, size, unmap_payload, range);
+    Payload *payload = g_new0 (Payload, 1);
+
+    payload->addr = addr;
+    payload->size = size;
+    payload->fd = fd;
+    g_mutex_lock (&payloads_lock);
+    payloads = g_slist_prepend (payloads, payload);
+    g_mutex_unlock (&payloads_lock);
+    return g_bytes_new_with_free_func (addr, size, unmap_payload, payload);
   }
 }
 
@@ -291,7 +335,6 @@ mp_wire_decode (const guint8  *frame,
       body_bytes = map_payload (fds[n_fds - 1], header.body_size, error);
       if (body_bytes == NULL)
         goto fail;
-      close (fds[n_fds - 1]);
     }
   else
     {
@@ -597,8 +640,14 @@ payload_to_memfd (GVariant  *wrapper,
   gsize size = g_variant_get_size (wrapper);
   g_autoptr(GVariant) body = g_variant_get_variant (wrapper);
   gpointer addr;
-  int fd;
+  int fd = -1;
 
+  if (g_variant_is_of_type (body, G_VARIANT_TYPE_BYTESTRING) &&
+      (fd = payload_fd_for (g_variant_get_data (body), g_variant_get_size (body))) >= 0)
+    {
+      /* Bytes that arrived in a sealed memfd go on in it: no copy. */
+      return fd;
+    }
   fd = memfd_create ("mp-payload", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0)
     goto fail;

@@ -98,6 +98,20 @@ task_send_big (GVariant *args, GCancellable *c, gpointer data, GError **error)
   return mp_pipe_send_bytes (pipe, bytes, NULL, error) ? g_variant_new ("()") : NULL;
 }
 
+/* Sends back the bytes it receives: a relay, which passes the sealed
+ * memory file on instead of copying it. */
+static GVariant *
+task_echo_bytes (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  g_autoptr(GVariant) ref = g_variant_get_child_value (args, 0);
+  g_autoptr(MpPipe) pipe = mp_pipe_new_from_variant (ref, error);
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (pipe == NULL || (bytes = mp_pipe_recv_bytes (pipe, NULL, error)) == NULL)
+    return NULL;
+  return mp_pipe_send_bytes (pipe, bytes, NULL, error) ? g_variant_new ("()") : NULL;
+}
+
 /* Sends three messages, then dies before the fourth. */
 static GVariant *
 task_send_then_die (GVariant *args, GCancellable *c, gpointer data, GError **error)
@@ -440,6 +454,33 @@ test_1gib (void)
   test_big (MP_START_METHOD_FORK, G_GUINT64_CONSTANT (1) << 30);
 }
 
+static void
+test_echo_big (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  g_autoptr(MpPipe) a = NULL, b = NULL;
+  g_autoptr(MpProcess) p = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) sent = make_pattern (32 * 1024 * 1024 + 5);
+  g_autoptr(GBytes) back = NULL, again = NULL;
+
+  new_pair (TRUE, &a, &b);
+  p = start (method, "echo-bytes", g_variant_new ("(@(sh))", mp_pipe_to_variant (b)));
+  g_assert_true (mp_pipe_send_bytes (a, sent, NULL, &error));
+  back = mp_pipe_recv_bytes (a, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (back, sent));
+  join_ok (p);
+
+  /* What came back can itself go round again (it is relayed too). */
+  g_clear_object (&p);
+  p = start (method, "echo-bytes", g_variant_new ("(@(sh))", mp_pipe_to_variant (b)));
+  g_assert_true (mp_pipe_send_bytes (a, back, NULL, &error));
+  again = mp_pipe_recv_bytes (a, NULL, &error);
+  g_assert_true (g_bytes_equal (again, sent));
+  join_ok (p);
+}
+
 /* A peer that dies: whole messages arrive, then EOF; never a torn one. */
 static void
 test_peer_dies (gconstpointer data)
@@ -473,6 +514,7 @@ main (int   argc,
   mp_register_task ("relay", task_relay, NULL, NULL);
   mp_register_task ("send-big", task_send_big, NULL, NULL);
   mp_register_task ("send-then-die", task_send_then_die, NULL, NULL);
+  mp_register_task ("echo-bytes", task_echo_bytes, NULL, NULL);
   g_type_ensure (TEST_TYPE_PIPE_PROCESS);
   mp_init (argc, argv);
   g_test_init (&argc, &argv, NULL);
@@ -494,12 +536,14 @@ main (int   argc,
       g_autofree char *p3 = g_strdup_printf ("/pipe/%s/pipe-through-pipe", m);
       g_autofree char *p4 = g_strdup_printf ("/pipe/%s/64mib", m);
       g_autofree char *p5 = g_strdup_printf ("/pipe/%s/peer-dies", m);
+      g_autofree char *p6 = g_strdup_printf ("/pipe/%s/echo-big", m);
 
       g_test_add_data_func (p1, d, test_father_son);
       g_test_add_data_func (p2, d, test_subclass_property);
       g_test_add_data_func (p3, d, test_pipe_through_pipe);
       g_test_add_data_func (p4, d, test_64mib);
       g_test_add_data_func (p5, d, test_peer_dies);
+      g_test_add_data_func (p6, d, test_echo_big);
     }
   return g_test_run ();
 }
