@@ -16,6 +16,9 @@ tried in the order given. A regular expression is searched in each line.
   --count N RE      exactly N lines match RE
   --distinct RE     the values of RE's group 1, over all lines that
                     match, are all different
+  --same RE1 RE2    the values of RE1's group 1 over all lines that match
+                    are those of RE2's group 1, as many times each, in
+                    any order
   --differ A B      the variables A and B (see below) differ
   --stderr RE       some line of standard error matches RE
   --exit N          the expected exit status
@@ -54,7 +57,7 @@ def parse(argv):
     checks = []
     settings = {"exit": 0, "allow_stderr": False, "timeout": 60.0, "env": {}}
     takes = {"--has": 1, "--line": 1, "--last": 1, "--count": 2, "--distinct": 1,
-             "--differ": 2, "--stderr": 1, "--exit": 1, "--timeout": 1, "--env": 1}
+             "--same": 2, "--differ": 2, "--stderr": 1, "--exit": 1, "--timeout": 1, "--env": 1}
     i = 0
     while i < len(options):
         opt = options[i]
@@ -81,6 +84,8 @@ def parse(argv):
             checks.append((opt, int(values[0]), re.compile(values[1])))
         elif opt == "--differ":
             checks.append((opt, values[0], values[1]))
+        elif opt == "--same":
+            checks.append((opt, re.compile(values[0]), re.compile(values[1])))
         else:
             checks.append((opt, re.compile(values[0])))
     return checks, settings, command
@@ -143,9 +148,13 @@ class Checker:
                 if got != want:
                     self.fail(f"{got} lines match {pattern.pattern!r}, expected {want}")
             elif kind == "--distinct":
-                values = [m.group(1) for m in map(check[1].search, self.lines) if m]
+                values = self.group1(check[1])
                 if len(set(values)) != len(values):
                     self.fail(f"the values of {check[1].pattern!r} repeat: {values}")
+            elif kind == "--same":
+                first, second = (sorted(self.group1(p)) for p in check[1:])
+                if first != second:
+                    self.fail(f"{check[1].pattern!r} gives {first}, {check[2].pattern!r} {second}")
             elif kind == "--differ":
                 a, b = check[1], check[2]
                 if a not in self.bindings or b not in self.bindings:
@@ -157,6 +166,10 @@ class Checker:
                 if m is None:
                     self.fail(f"no line of standard error matches {check[1].pattern!r}")
         return not self.failures
+
+    def group1(self, pattern):
+        """The values of pattern's group 1, over all lines that match."""
+        return [m.group(1) for m in map(pattern.search, self.lines) if m]
 
     def context(self, pattern):
         names = [k for k in pattern.groupindex if k in self.bindings]

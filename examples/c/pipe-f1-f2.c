@@ -12,7 +12,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "pipe-helpers.h"
+#include "example-helpers.h"
 
 static GVariant *
 f1 (GVariant      *args,

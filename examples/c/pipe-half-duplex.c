@@ -6,7 +6,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include "pipe-helpers.h"
+#include "example-helpers.h"
 
 static GVariant *
 run (GVariant      *args,
