@@ -40,6 +40,21 @@ def _error_from_exception(exc):
     return GLib.Error(text, "mp-error-quark", int(Mp.Error.TASK_FAILED))
 
 
+def _run_in_child(func, *args):
+    """Runs code on the child's behalf: sys.exit(n) becomes exit code n,
+    any other exception a GLib.Error with its traceback, and standard
+    output is flushed whatever happens (the child ends with _exit)."""
+    try:
+        return func(*args)
+    except SystemExit as e:
+        _flush()
+        Mp.exit(e.code if isinstance(e.code, int) else (0 if e.code is None else 1))
+    except BaseException as e:
+        raise _error_from_exception(e)
+    finally:
+        _flush()
+
+
 def to_variant(value):
     """Turns a Python value into a GVariant, guessing the type as Python
     would print it: bool b, int x, float d, str s, bytes ay, tuple (...),
@@ -123,19 +138,11 @@ def register_task(name, func, raw=False):
     and returns a GLib.Variant or None."""
 
     def task(args, cancellable):
-        try:
-            if raw:
-                result = func(args, cancellable)
-            else:
-                result = _call_task(func, args)
+        def call():
+            result = func(args, cancellable) if raw else _call_task(func, args)
             return None if result is None else to_variant(result)
-        except SystemExit as e:
-            _flush()
-            Mp.exit(e.code if isinstance(e.code, int) else (0 if e.code is None else 1))
-        except BaseException as e:
-            raise _error_from_exception(e)
-        finally:
-            _flush()
+
+        return _run_in_child(call)
 
     Mp.register_task(name, task)
     try:
@@ -202,18 +209,10 @@ def _wrap_run(run):
         takes_cancellable = True
 
     def do_run(self, cancellable):
-        try:
-            if takes_cancellable:
-                run(self, cancellable)
-            else:
-                run(self)
-        except SystemExit as e:
-            _flush()
-            Mp.exit(e.code if isinstance(e.code, int) else (0 if e.code is None else 1))
-        except BaseException as e:
-            raise _error_from_exception(e)
-        finally:
-            _flush()
+        if takes_cancellable:
+            _run_in_child(run, self, cancellable)
+        else:
+            _run_in_child(run, self)
 
     do_run.__name__ = "do_run"
     return do_run
@@ -259,16 +258,8 @@ class Process(Mp.Process):
         a true value succeeds."""
 
         def run(process, *data):
-            try:
-                result = func(process, *data)
-                return True if result is None else bool(result)
-            except SystemExit as e:
-                _flush()
-                Mp.exit(e.code if isinstance(e.code, int) else (0 if e.code is None else 1))
-            except BaseException as e:
-                raise _error_from_exception(e)
-            finally:
-                _flush()
+            result = _run_in_child(func, process, *data)
+            return True if result is None else bool(result)
 
         return Mp.Process.new_for_func(run, *user_data)
 
