@@ -8,10 +8,8 @@
 
 #include <mp.h>
 
-static const MpStartMethod methods[] = {
-  MP_START_METHOD_FORK, MP_START_METHOD_SPAWN, MP_START_METHOD_FORKSERVER,
-};
-static const char *method_names[] = { NULL, "fork", "spawn", "forkserver" };
+#include "test-util.h"
+
 
 /* Deterministic bytes, so both sides can check without sharing a copy. */
 static guint8
@@ -197,29 +195,6 @@ new_pair (gboolean duplex, MpPipe **a, MpPipe **b)
   g_assert_no_error (error);
 }
 
-static MpProcess *
-start (MpStartMethod method, const char *task, GVariant *args)
-{
-  g_autoptr(GError) error = NULL;
-  MpProcess *p = mp_process_new (task, args);
-
-  mp_process_set_start_method (p, method);
-  g_assert_true (mp_process_start (p, &error));
-  g_assert_no_error (error);
-  return p;
-}
-
-static void
-join_ok (MpProcess *p)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (mp_process_join (p, 120, &error));
-  g_assert_true (mp_process_check_error (p, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (mp_process_get_exitcode (p), ==, 0);
-}
-
 /* ---- in one process ---------------------------------------------------- */
 
 static void
@@ -376,14 +351,14 @@ test_father_son (gconstpointer data)
   g_autoptr(GVariant) hello = NULL, answer = NULL;
 
   new_pair (TRUE, &father, &son);
-  p = start (method, "son", g_variant_new ("(@(sh))", mp_pipe_to_variant (son)));
+  p = test_start (method, "son", g_variant_new ("(@(sh))", mp_pipe_to_variant (son)));
   hello = mp_pipe_recv (father, G_VARIANT_TYPE_STRING, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (g_variant_get_string (hello, NULL), ==, "Hello Father");
   g_assert_true (mp_pipe_send (father, g_variant_new_string ("Hi my son!"), NULL, &error));
   answer = mp_pipe_recv (father, G_VARIANT_TYPE_STRING, NULL, &error);
   g_assert_cmpstr (g_variant_get_string (answer, NULL), ==, "From Father:Hi my son!");
-  join_ok (p);
+  test_join_ok (p);
 }
 
 static void
@@ -401,7 +376,7 @@ test_subclass_property (gconstpointer data)
   v = mp_pipe_recv (a, G_VARIANT_TYPE_STRING, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "from the property");
-  join_ok (p);
+  test_join_ok (p);
 }
 
 static void
@@ -415,14 +390,14 @@ test_pipe_through_pipe (gconstpointer data)
 
   new_pair (TRUE, &a, &b);
   new_pair (FALSE, &inner_a, &inner_b);
-  p = start (method, "relay", g_variant_new ("(@(sh))", mp_pipe_to_variant (b)));
+  p = test_start (method, "relay", g_variant_new ("(@(sh))", mp_pipe_to_variant (b)));
   g_assert_true (mp_pipe_send (a, mp_pipe_to_variant (inner_b), NULL, &error));
   /* Our copy can go: the child has its own now. */
   g_clear_object (&inner_b);
   v = mp_pipe_recv (inner_a, G_VARIANT_TYPE_STRING, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "through the pipe");
-  join_ok (p);
+  test_join_ok (p);
 }
 
 static void
@@ -434,12 +409,12 @@ test_big (MpStartMethod method, guint64 size)
   g_autoptr(GBytes) got = NULL;
 
   new_pair (FALSE, &r, &w);
-  p = start (method, "send-big", g_variant_new ("(@(sh)t)", mp_pipe_to_variant (w), size));
+  p = test_start (method, "send-big", g_variant_new ("(@(sh)t)", mp_pipe_to_variant (w), size));
   got = mp_pipe_recv_bytes (r, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (g_bytes_get_size (got), ==, size);
   g_assert_true (check_pattern (got));
-  join_ok (p);
+  test_join_ok (p);
 }
 
 static void
@@ -465,20 +440,20 @@ test_echo_big (gconstpointer data)
   g_autoptr(GBytes) back = NULL, again = NULL;
 
   new_pair (TRUE, &a, &b);
-  p = start (method, "echo-bytes", g_variant_new ("(@(sh))", mp_pipe_to_variant (b)));
+  p = test_start (method, "echo-bytes", g_variant_new ("(@(sh))", mp_pipe_to_variant (b)));
   g_assert_true (mp_pipe_send_bytes (a, sent, NULL, &error));
   back = mp_pipe_recv_bytes (a, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (g_bytes_equal (back, sent));
-  join_ok (p);
+  test_join_ok (p);
 
   /* What came back can itself go round again (it is relayed too). */
   g_clear_object (&p);
-  p = start (method, "echo-bytes", g_variant_new ("(@(sh))", mp_pipe_to_variant (b)));
+  p = test_start (method, "echo-bytes", g_variant_new ("(@(sh))", mp_pipe_to_variant (b)));
   g_assert_true (mp_pipe_send_bytes (a, back, NULL, &error));
   again = mp_pipe_recv_bytes (a, NULL, &error);
   g_assert_true (g_bytes_equal (again, sent));
-  join_ok (p);
+  test_join_ok (p);
 }
 
 /* A peer that dies: whole messages arrive, then EOF; never a torn one. */
@@ -491,7 +466,7 @@ test_peer_dies (gconstpointer data)
   g_autoptr(GError) error = NULL;
 
   new_pair (FALSE, &r, &w);
-  p = start (method, "send-then-die", g_variant_new ("(@(sh))", mp_pipe_to_variant (w)));
+  p = test_start (method, "send-then-die", g_variant_new ("(@(sh))", mp_pipe_to_variant (w)));
   /* Our copy of the writing end would keep the pipe open. */
   mp_pipe_close (w);
   for (int i = 0; i < 3; i++)
@@ -527,23 +502,11 @@ main (int   argc,
   g_test_add_func ("/pipe/bad-reference", test_bad_reference);
   g_test_add_func ("/pipe/fork/1gib", test_1gib);
 
-  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
-    {
-      const char *m = method_names[methods[i]];
-      gconstpointer d = GINT_TO_POINTER (methods[i]);
-      g_autofree char *p1 = g_strdup_printf ("/pipe/%s/father-son", m);
-      g_autofree char *p2 = g_strdup_printf ("/pipe/%s/subclass-property", m);
-      g_autofree char *p3 = g_strdup_printf ("/pipe/%s/pipe-through-pipe", m);
-      g_autofree char *p4 = g_strdup_printf ("/pipe/%s/64mib", m);
-      g_autofree char *p5 = g_strdup_printf ("/pipe/%s/peer-dies", m);
-      g_autofree char *p6 = g_strdup_printf ("/pipe/%s/echo-big", m);
-
-      g_test_add_data_func (p1, d, test_father_son);
-      g_test_add_data_func (p2, d, test_subclass_property);
-      g_test_add_data_func (p3, d, test_pipe_through_pipe);
-      g_test_add_data_func (p4, d, test_64mib);
-      g_test_add_data_func (p5, d, test_peer_dies);
-      g_test_add_data_func (p6, d, test_echo_big);
-    }
+  test_add_per_method ("pipe", "father-son", test_father_son);
+  test_add_per_method ("pipe", "subclass-property", test_subclass_property);
+  test_add_per_method ("pipe", "pipe-through-pipe", test_pipe_through_pipe);
+  test_add_per_method ("pipe", "64mib", test_64mib);
+  test_add_per_method ("pipe", "peer-dies", test_peer_dies);
+  test_add_per_method ("pipe", "echo-big", test_echo_big);
   return g_test_run ();
 }

@@ -11,10 +11,8 @@
 
 #include <mp.h>
 
-static const MpStartMethod methods[] = {
-  MP_START_METHOD_FORK, MP_START_METHOD_SPAWN, MP_START_METHOD_FORKSERVER,
-};
-static const char *method_names[] = { NULL, "fork", "spawn", "forkserver" };
+#include "test-util.h"
+
 
 #define N_PRODUCERS 3
 #define N_CONSUMERS 2
@@ -127,29 +125,6 @@ new_queue (int maxsize)
 
   g_assert_no_error (error);
   return q;
-}
-
-static MpProcess *
-start (MpStartMethod method, const char *task, GVariant *args)
-{
-  g_autoptr(GError) error = NULL;
-  MpProcess *p = mp_process_new (task, args);
-
-  mp_process_set_start_method (p, method);
-  g_assert_true (mp_process_start (p, &error));
-  g_assert_no_error (error);
-  return p;
-}
-
-static void
-join_ok (MpProcess *p)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (mp_process_join (p, 120, &error));
-  g_assert_true (mp_process_check_error (p, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (mp_process_get_exitcode (p), ==, 0);
 }
 
 /* ---- in one process ---------------------------------------------------- */
@@ -353,14 +328,14 @@ test_many_to_many (gconstpointer data)
 
   memset (last, 0xff, sizeof last);
   for (int c = 0; c < N_CONSUMERS; c++)
-    g_ptr_array_add (consumers, start (method, "consume",
+    g_ptr_array_add (consumers, test_start (method, "consume",
                                        g_variant_new ("(@*@*i)",
                                                       mp_queue_to_variant (q), mp_queue_to_variant (results), c)));
   for (int p = 0; p < N_PRODUCERS; p++)
-    g_ptr_array_add (producers, start (method, "produce",
+    g_ptr_array_add (producers, test_start (method, "produce",
                                        g_variant_new ("(@*i)", mp_queue_to_variant (q), p)));
   for (guint i = 0; i < producers->len; i++)
-    join_ok (producers->pdata[i]);
+    test_join_ok (producers->pdata[i]);
   for (int c = 0; c < N_CONSUMERS; c++)
     g_assert_true (mp_queue_put (q, g_variant_new ("(ii)", -1, -1), TRUE, -1, NULL, &error));
 
@@ -384,7 +359,7 @@ test_many_to_many (gconstpointer data)
     }
   g_assert_cmpint (total, ==, N_PRODUCERS * N_ITEMS);      /* nothing lost */
   for (guint i = 0; i < consumers->len; i++)
-    join_ok (consumers->pdata[i]);
+    test_join_ok (consumers->pdata[i]);
   g_assert_true (mp_queue_empty (q));
 }
 
@@ -398,7 +373,7 @@ test_idle_consumer_killed (gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) flag = NULL;
 
-  p = start (method, "idle-consumer",
+  p = test_start (method, "idle-consumer",
              g_variant_new ("(@*@*)", mp_queue_to_variant (q), mp_queue_to_variant (ready)));
   flag = mp_queue_get (ready, TRUE, 120, NULL, &error);
   g_assert_no_error (error);
@@ -425,10 +400,10 @@ test_joinable (gconstpointer data)
 
   for (int i = 0; i < 100; i++)
     mp_queue_put (q, g_variant_new_int32 (i), TRUE, -1, NULL, NULL);
-  p = start (method, "worker-done", g_variant_new ("(@*i)", mp_queue_to_variant (q), 100));
+  p = test_start (method, "worker-done", g_variant_new ("(@*i)", mp_queue_to_variant (q), 100));
   g_assert_true (mp_queue_join (q, 120, NULL, &error));
   g_assert_no_error (error);
-  join_ok (p);
+  test_join_ok (p);
 }
 
 static void
@@ -442,7 +417,7 @@ test_1gib (void)
   const guint8 *bytes;
   gsize got;
 
-  p = start (MP_START_METHOD_FORK, "send-big", g_variant_new ("(@*t)", mp_queue_to_variant (q), size));
+  p = test_start (MP_START_METHOD_FORK, "send-big", g_variant_new ("(@*t)", mp_queue_to_variant (q), size));
   v = mp_queue_get (q, TRUE, 300, NULL, &error);
   g_assert_no_error (error);
   bytes = g_variant_get_fixed_array (v, &got, 1);
@@ -450,7 +425,7 @@ test_1gib (void)
   for (guint64 i = 0; i < size; i++)
     if (bytes[i] != (guint8) (i * 7 + (i >> 20)))
       g_error ("byte %" G_GUINT64_FORMAT " differs", i);
-  join_ok (p);
+  test_join_ok (p);
 }
 
 int
@@ -472,17 +447,8 @@ main (int   argc,
   g_test_add_func ("/queue/join-async", test_join_async);
   g_test_add_func ("/queue/bad-frame-keeps-queue", test_bad_frame_keeps_queue);
   g_test_add_func ("/queue/fork/1gib", test_1gib);
-  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
-    {
-      const char *m = method_names[methods[i]];
-      gconstpointer d = GINT_TO_POINTER (methods[i]);
-      g_autofree char *p1 = g_strdup_printf ("/queue/%s/many-to-many", m);
-      g_autofree char *p2 = g_strdup_printf ("/queue/%s/idle-consumer-killed", m);
-      g_autofree char *p3 = g_strdup_printf ("/queue/%s/joinable", m);
-
-      g_test_add_data_func (p1, d, test_many_to_many);
-      g_test_add_data_func (p2, d, test_idle_consumer_killed);
-      g_test_add_data_func (p3, d, test_joinable);
-    }
+  test_add_per_method ("queue", "many-to-many", test_many_to_many);
+  test_add_per_method ("queue", "idle-consumer-killed", test_idle_consumer_killed);
+  test_add_per_method ("queue", "joinable", test_joinable);
   return g_test_run ();
 }
