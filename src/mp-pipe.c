@@ -551,6 +551,8 @@ mp_pipe_recv_async (MpPipe              *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mp_pipe_recv_async);
+  /* A message taken is delivered, cancelled or not: nothing is lost. */
+  g_task_set_check_cancellable (task, FALSE);
   data = g_new0 (RecvData, 1);
   data->expected_type = expected_type ? g_variant_type_copy (expected_type) : NULL;
   g_task_set_task_data (task, data, (GDestroyNotify) recv_data_free);

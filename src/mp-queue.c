@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
-#include <glib-unix.h>
 
 #include "mp-error.h"
 #include "mp-queue.h"
@@ -651,6 +650,8 @@ mp_queue_get_async (MpQueue             *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mp_queue_get_async);
+  /* An item taken is delivered, cancelled or not: nothing is lost. */
+  g_task_set_check_cancellable (task, FALSE);
   mp_channel_receive_async (self->get_end, cancellable, get_ready_cb, task);
 }
 
@@ -671,52 +672,29 @@ mp_queue_get_finish (MpQueue       *self,
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-typedef struct
-{
-  GVariant *value;
-  GSource  *source;
-} PutData;
-
-static void
-put_data_free (PutData *data)
-{
-  g_clear_pointer (&data->value, g_variant_unref);
-  if (data->source != NULL)
-    {
-      g_source_destroy (data->source);
-      g_source_unref (data->source);
-    }
-  g_free (data);
-}
-
 static gboolean
-put_room_cb (int          fd,
-             GIOCondition condition,
-             gpointer     user_data)
+put_room_ready (GTask *task)
 {
-  GTask *task = user_data;
   MpQueue *self = g_task_get_source_object (task);
-  PutData *data = g_task_get_task_data (task);
+  GVariant *value = g_task_get_task_data (task);
   GError *error = NULL;
 
-  if (g_task_return_error_if_cancelled (task))
-    return G_SOURCE_REMOVE;
   if (!take_slot (self, FALSE, 0, NULL, &error))
     {
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         {
           /* Another producer took the place first. */
           g_error_free (error);
-          return G_SOURCE_CONTINUE;
+          return FALSE;
         }
       g_task_return_error (task, error);
-      return G_SOURCE_REMOVE;
+      return TRUE;
     }
-  if (put_taken_slot (self, data->value, &error))
+  if (put_taken_slot (self, value, &error))
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);
-  return G_SOURCE_REMOVE;
+  return TRUE;
 }
 
 /**
@@ -739,34 +717,23 @@ mp_queue_put_async (MpQueue             *self,
 {
   g_autoptr(GTask) task = NULL;
   GError *error = NULL;
-  PutData *data;
 
   g_return_if_fail (MP_IS_QUEUE (self));
   g_return_if_fail (value != NULL);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mp_queue_put_async);
-  data = g_new0 (PutData, 1);
-  data->value = g_variant_ref_sink (value);
-  g_task_set_task_data (task, data, (GDestroyNotify) put_data_free);
+  /* An item put is reported as put, so that nobody puts it twice. */
+  g_task_set_check_cancellable (task, FALSE);
+  g_task_set_task_data (task, g_variant_ref_sink (value), (GDestroyNotify) g_variant_unref);
 
   if (!check_open (self, &error))
     {
       g_task_return_error (task, error);
       return;
     }
-  if (take_slot (self, FALSE, 0, NULL, NULL))
-    {
-      if (put_taken_slot (self, data->value, &error))
-        g_task_return_boolean (task, TRUE);
-      else
-        g_task_return_error (task, error);
-      return;
-    }
-  data->source = g_unix_fd_source_new (self->slots_fd, G_IO_IN);
-  g_source_set_callback (data->source, G_SOURCE_FUNC (put_room_cb), g_object_ref (task), g_object_unref);
-  g_source_set_static_name (data->source, "[mp] queue put");
-  g_source_attach (data->source, g_task_get_context (task));
+  if (!put_room_ready (task))
+    mp_task_wait_fd (task, self->slots_fd, G_IO_IN, put_room_ready, "[mp] queue put");
 }
 
 /**
@@ -946,56 +913,15 @@ mp_queue_join (MpQueue       *self,
   return TRUE;
 }
 
-/* Destroying the sources drops their task references; the callers hold
- * their own while they return the task. */
-static void
-join_stop (GTask *task)
-{
-  GSource **sources = g_task_get_task_data (task);
-
-  for (guint i = 0; i < 2; i++)
-    if (sources[i] != NULL)
-      g_source_destroy (sources[i]);
-}
-
 static gboolean
-join_ready_cb (int          fd,
-               GIOCondition condition,
-               gpointer     user_data)
+join_ready (GTask *task)
 {
-  g_autoptr(GTask) task = g_object_ref (user_data);
   MpQueue *self = g_task_get_source_object (task);
 
   if (g_atomic_int_get (&self->shared->unfinished) > 0)
-    return G_SOURCE_CONTINUE;
-  join_stop (task);
+    return FALSE;
   g_task_return_boolean (task, TRUE);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-join_cancelled_cb (GCancellable *cancellable,
-                   gpointer      user_data)
-{
-  g_autoptr(GTask) task = g_object_ref (user_data);
-
-  join_stop (task);
-  g_task_return_error_if_cancelled (task);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-free_sources (gpointer data)
-{
-  GSource **sources = data;
-
-  for (guint i = 0; i < 2; i++)
-    if (sources[i] != NULL)
-      {
-        g_source_destroy (sources[i]);
-        g_source_unref (sources[i]);
-      }
-  g_free (sources);
+  return TRUE;
 }
 
 /**
@@ -1015,31 +941,14 @@ mp_queue_join_async (MpQueue             *self,
                      gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  GSource **sources;
 
   g_return_if_fail (MP_IS_QUEUE (self));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mp_queue_join_async);
-  if (g_atomic_int_get (&self->shared->unfinished) <= 0)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-
-  /* Each source holds a task reference; whichever fires first ends both. */
-  sources = g_new0 (GSource *, 2);
-  g_task_set_task_data (task, sources, free_sources);
-  sources[0] = g_unix_fd_source_new (self->done_fd, G_IO_IN);
-  g_source_set_callback (sources[0], G_SOURCE_FUNC (join_ready_cb), g_object_ref (task), g_object_unref);
-  g_source_set_static_name (sources[0], "[mp] queue join");
-  g_source_attach (sources[0], g_task_get_context (task));
-  if (cancellable != NULL)
-    {
-      sources[1] = g_cancellable_source_new (cancellable);
-      g_source_set_callback (sources[1], G_SOURCE_FUNC (join_cancelled_cb), g_object_ref (task), g_object_unref);
-      g_source_attach (sources[1], g_task_get_context (task));
-    }
+  /* The "done" eventfd stays readable while nothing is unfinished. */
+  if (!join_ready (task))
+    mp_task_wait_fd (task, self->done_fd, G_IO_IN, join_ready, "[mp] queue join");
 }
 
 /**

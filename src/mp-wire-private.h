@@ -122,4 +122,16 @@ gboolean    mp_wait_fd                (int            fd,
                                        GError       **error);
 gint64      mp_deadline_from_timeout  (double         timeout);
 
+/* The async side of mp_wait_fd(): on @task's context, calls @ready each
+ * time @fd is ready for @condition until it returns TRUE, having returned
+ * the task; cancelling the task's cancellable returns
+ * G_IO_ERROR_CANCELLED. Leaves the task data to the caller. */
+typedef gboolean (*MpFdReadyFunc) (GTask *task);
+
+void        mp_task_wait_fd           (GTask         *task,
+                                       int            fd,
+                                       GIOCondition   condition,
+                                       MpFdReadyFunc  ready,
+                                       const char    *name);
+
 G_END_DECLS

@@ -981,47 +981,110 @@ mp_channel_receive (MpChannel     *self,
     }
 }
 
+/* ---- waiting for a descriptor from a main loop --------------------------- */
+
 typedef struct
 {
-  GSource *fd_source;
-  GSource *cancel_source;
-} ReceiveData;
+  GSource       *fd_source;
+  GSource       *cancel_source;
+  MpFdReadyFunc  ready;
+} FdWait;
 
 static void
-receive_data_free (ReceiveData *data)
+fd_wait_free (gpointer data)
 {
-  if (data->fd_source)
+  FdWait *wait = data;
+
+  g_source_destroy (wait->fd_source);
+  g_source_unref (wait->fd_source);
+  if (wait->cancel_source != NULL)
     {
-      g_source_destroy (data->fd_source);
-      g_source_unref (data->fd_source);
+      g_source_destroy (wait->cancel_source);
+      g_source_unref (wait->cancel_source);
     }
-  if (data->cancel_source)
-    {
-      g_source_destroy (data->cancel_source);
-      g_source_unref (data->cancel_source);
-    }
-  g_free (data);
+  g_free (wait);
 }
 
-/* Destroying the sources drops their task references; the task itself
- * outlives this call through the caller's reference. */
+/* Destroying the sources drops their task references; the callbacks hold
+ * their own while the task returns. */
 static void
-receive_stop (GTask *task)
+fd_wait_stop (GTask *task)
 {
-  ReceiveData *data = g_task_get_task_data (task);
+  FdWait *wait = g_object_get_data (G_OBJECT (task), "mp-fd-wait");
 
-  if (data->fd_source)
-    g_source_destroy (data->fd_source);
-  if (data->cancel_source)
-    g_source_destroy (data->cancel_source);
+  g_source_destroy (wait->fd_source);
+  if (wait->cancel_source != NULL)
+    g_source_destroy (wait->cancel_source);
 }
 
 static gboolean
-receive_ready_cb (int          fd,
+fd_wait_ready_cb (int          fd,
                   GIOCondition condition,
                   gpointer     user_data)
 {
   g_autoptr(GTask) task = g_object_ref (user_data);
+  FdWait *wait = g_object_get_data (G_OBJECT (task), "mp-fd-wait");
+
+  /* Readiness and cancellation can come in one iteration: cancellation
+   * wins, before anything is taken. */
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    {
+      fd_wait_stop (task);
+      g_task_return_error_if_cancelled (task);
+      return G_SOURCE_REMOVE;
+    }
+  if (!wait->ready (task))
+    return G_SOURCE_CONTINUE;
+  fd_wait_stop (task);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+fd_wait_cancelled_cb (GCancellable *cancellable,
+                      gpointer      user_data)
+{
+  g_autoptr(GTask) task = g_object_ref (user_data);
+
+  fd_wait_stop (task);
+  g_task_return_error_if_cancelled (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* Tasks that take something (a message, a place) must be made with
+ * g_task_set_check_cancellable (task, FALSE): what was taken is then
+ * always delivered, and a cancellation that came first wins here. */
+void
+mp_task_wait_fd (GTask         *task,
+                 int            fd,
+                 GIOCondition   condition,
+                 MpFdReadyFunc  ready,
+                 const char    *name)
+{
+  FdWait *wait = g_new0 (FdWait, 1);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  /* Each source holds a task reference; whichever ends the wait destroys
+   * both, which breaks the cycle. */
+  wait->ready = ready;
+  wait->fd_source = g_unix_fd_source_new (fd, condition);
+  g_source_set_callback (wait->fd_source, G_SOURCE_FUNC (fd_wait_ready_cb),
+                         g_object_ref (task), g_object_unref);
+  g_source_set_static_name (wait->fd_source, name);
+  if (cancellable != NULL)
+    {
+      wait->cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (wait->cancel_source, G_SOURCE_FUNC (fd_wait_cancelled_cb),
+                             g_object_ref (task), g_object_unref);
+    }
+  g_object_set_data_full (G_OBJECT (task), "mp-fd-wait", wait, fd_wait_free);
+  g_source_attach (wait->fd_source, g_task_get_context (task));
+  if (wait->cancel_source != NULL)
+    g_source_attach (wait->cancel_source, g_task_get_context (task));
+}
+
+static gboolean
+receive_ready (GTask *task)
+{
   MpChannel *self = g_task_get_source_object (task);
   GError *error = NULL;
   gboolean would_block;
@@ -1029,25 +1092,12 @@ receive_ready_cb (int          fd,
 
   message = receive_one (self, FALSE, &would_block, &error);
   if (message == NULL && would_block)
-    return G_SOURCE_CONTINUE;
-
-  receive_stop (task);
+    return FALSE;   /* another reader was faster */
   if (message != NULL)
     g_task_return_pointer (task, message, (GDestroyNotify) mp_message_free);
   else
     g_task_return_error (task, error);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-receive_cancelled_cb (GCancellable *cancellable,
-                      gpointer      user_data)
-{
-  g_autoptr(GTask) task = g_object_ref (user_data);
-
-  receive_stop (task);
-  g_task_return_error_if_cancelled (task);
-  return G_SOURCE_REMOVE;
+  return TRUE;
 }
 
 void
@@ -1057,12 +1107,13 @@ mp_channel_receive_async (MpChannel           *self,
                           gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  ReceiveData *data;
 
   g_return_if_fail (MP_IS_CHANNEL (self));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mp_channel_receive_async);
+  /* A message taken from the socket is delivered, cancelled or not. */
+  g_task_set_check_cancellable (task, FALSE);
 
   if (mp_channel_is_closed (self))
     {
@@ -1071,25 +1122,8 @@ mp_channel_receive_async (MpChannel           *self,
       g_task_return_error (task, error);
       return;
     }
-
-  /* The task holds the sources and each source a task reference; whichever
-   * source fires first destroys both, which breaks the cycle. */
-  data = g_new0 (ReceiveData, 1);
-  g_task_set_task_data (task, data, (GDestroyNotify) receive_data_free);
-
-  data->fd_source = g_unix_fd_source_new (self->fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
-  g_source_set_callback (data->fd_source, G_SOURCE_FUNC (receive_ready_cb),
-                         g_object_ref (task), g_object_unref);
-  g_source_set_static_name (data->fd_source, "[mp] channel receive");
-  g_source_attach (data->fd_source, g_task_get_context (task));
-
-  if (cancellable != NULL)
-    {
-      data->cancel_source = g_cancellable_source_new (cancellable);
-      g_source_set_callback (data->cancel_source, G_SOURCE_FUNC (receive_cancelled_cb),
-                             g_object_ref (task), g_object_unref);
-      g_source_attach (data->cancel_source, g_task_get_context (task));
-    }
+  mp_task_wait_fd (task, self->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, receive_ready,
+                   "[mp] channel receive");
 }
 
 MpMessage *

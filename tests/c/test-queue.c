@@ -267,6 +267,50 @@ test_join_async (void)
 }
 
 static void
+on_cancelled (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GError **out = data;
+
+  if (g_task_get_source_tag (G_TASK (result)) == mp_queue_get_async)
+    g_assert_null (mp_queue_get_finish (MP_QUEUE (source), result, out));
+  else if (g_task_get_source_tag (G_TASK (result)) == mp_queue_put_async)
+    g_assert_false (mp_queue_put_finish (MP_QUEUE (source), result, out));
+  else
+    g_assert_false (mp_queue_join_finish (MP_QUEUE (source), result, out));
+}
+
+/* Cancelling a wait on the main loop ends it with CANCELLED and takes
+ * nothing: the item stays for the next get. */
+static void
+test_async_cancel (void)
+{
+  g_autoptr(MpQueue) q = new_queue (1);
+  g_autoptr(GVariant) v = NULL;
+  GError *errors[3] = { NULL };
+  g_autoptr(GCancellable) c1 = g_cancellable_new ();
+  g_autoptr(GCancellable) c2 = g_cancellable_new ();
+  g_autoptr(GCancellable) c3 = g_cancellable_new ();
+
+  mp_queue_get_async (q, c1, on_cancelled, &errors[0]);
+  mp_queue_put (q, g_variant_new_int32 (1), TRUE, -1, NULL, NULL);
+  mp_queue_put_async (q, g_variant_new_int32 (2), c2, on_cancelled, &errors[1]);   /* full: waits */
+  mp_queue_join_async (q, c3, on_cancelled, &errors[2]);                           /* one unfinished */
+  g_cancellable_cancel (c1);
+  g_cancellable_cancel (c2);
+  g_cancellable_cancel (c3);
+  while (errors[0] == NULL || errors[1] == NULL || errors[2] == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_error (errors[i], G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&errors[i]);
+    }
+  v = mp_queue_get (q, FALSE, 0, NULL, NULL);
+  g_assert_cmpint (g_variant_get_int32 (v), ==, 1);
+  g_assert_true (mp_queue_empty (q));
+}
+
+static void
 test_task_done_too_often (void)
 {
   g_autoptr(MpQueue) q = new_queue (0);
@@ -445,6 +489,7 @@ main (int   argc,
   g_test_add_func ("/queue/async", test_async);
   g_test_add_func ("/queue/task-done-too-often", test_task_done_too_often);
   g_test_add_func ("/queue/join-async", test_join_async);
+  g_test_add_func ("/queue/async-cancel", test_async_cancel);
   g_test_add_func ("/queue/bad-frame-keeps-queue", test_bad_frame_keeps_queue);
   g_test_add_func ("/queue/fork/1gib", test_1gib);
   test_add_per_method ("queue", "many-to-many", test_many_to_many);
