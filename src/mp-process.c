@@ -599,7 +599,8 @@ build_run_message (MpProcess *self)
                                         G_OBJECT_TYPE_NAME (self),
                                         props,
                                         priv->task_name ? priv->task_name : "",
-                                        priv->args ? g_variant_ref (priv->args) : g_variant_new ("()"),
+                                        /* "v" takes its own reference */
+                                        priv->args ? priv->args : g_variant_new ("()"),
                                         priv->daemon,
                                         &refs));
 }

@@ -539,7 +539,7 @@ mp_wait_fd (int            fd,
   if (have_cancel_fd)
     n = 2;
 
-  for (;;)
+  for (gboolean first = TRUE;; first = FALSE)
     {
       int timeout_ms = -1;
       int r;
@@ -549,13 +549,15 @@ mp_wait_fd (int            fd,
       if (deadline_us >= 0)
         {
           gint64 left = deadline_us - g_get_monotonic_time ();
-          if (left <= 0)
+          /* Look at least once, however short the time: a timeout of 0
+           * asks whether the descriptor is ready now. */
+          if (left <= 0 && !first)
             {
               g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                                    _("Timed out"));
               break;
             }
-          timeout_ms = (int) MIN ((left + 999) / 1000, G_MAXINT);
+          timeout_ms = (int) CLAMP ((left + 999) / 1000, 0, G_MAXINT);
         }
       r = g_poll (pfds, n, timeout_ms);
       if (r < 0 && errno != EINTR)

@@ -64,7 +64,7 @@ def to_variant(value):
     if isinstance(value, (Mp.Pipe, Mp.Queue)):
         return value.to_variant()
     if value is None:
-        return GLib.Variant("()", ())
+        return GLib.Variant("mv", None)
     if isinstance(value, bool):
         return GLib.Variant("b", value)
     if isinstance(value, int):
@@ -101,8 +101,11 @@ def from_variant(value):
         return Mp.Pipe.new_from_variant(value)
     if t == "(shhhhhi)" and value.get_child_value(0).get_string() == "mp:queue":
         return Mp.Queue.new_from_variant(value)
+    if t == "ay":
+        return value.get_data_as_bytes().get_data() or b""
     if "h" not in t and "v" not in t:
-        return value.unpack()
+        if "ay" not in t:
+            return value.unpack()
     if t == "v":
         return from_variant(value.get_variant())
     if t.startswith("("):
