@@ -361,9 +361,7 @@ test('poll with a short timeout says no, then yes once a message waits', () => {
     assertEqual(b.poll(-1), true);
 });
 
-// libmp bug: mp_pipe_poll (pipe, 0) never looks at the socket (the deadline,
-// now, has passed before mp_wait_fd's first g_poll), so a waiting message
-// reads as nothing there. Turn this back into test() once fixed.
+// A timeout of 0 asks whether a message is there now.
 test('poll(0) sees a waiting message', () => {
     const [a, b] = newPair(true);
     a.send(str('waiting'), null);
