@@ -164,7 +164,12 @@ typedef struct
 } Payload;
 
 static GMutex payloads_lock;
-static GSList *payloads;
+static GSList *payloads;   /* newest first */
+
+/* Payloads that keep their descriptor for relaying; older ones keep only
+ * their mapping, so that a program holding many received payloads (or a
+ * binding that frees them late) does not run out of descriptors. */
+#define MAX_RELAYABLE_PAYLOADS 32
 
 static void
 unmap_payload (gpointer data)
@@ -175,7 +180,8 @@ unmap_payload (gpointer data)
   payloads = g_slist_remove (payloads, payload);
   g_mutex_unlock (&payloads_lock);
   munmap (payload->addr, payload->size);
-  close (payload->fd);
+  if (payload->fd >= 0)
+    close (payload->fd);
   g_free (payload);
 }
 
@@ -192,7 +198,7 @@ payload_fd_for (gconstpointer data,
   for (GSList *l = payloads; l != NULL; l = l->next)
     {
       Payload *payload = l->data;
-      if (payload->addr == data && payload->size == size + 3)
+      if (payload->addr == data && payload->size == size + 3 && payload->fd >= 0)
         {
           fd = fcntl (payload->fd, F_DUPFD_CLOEXEC, 3);
           break;
@@ -249,6 +255,14 @@ map_payload (int       fd,
     payload->fd = fd;
     g_mutex_lock (&payloads_lock);
     payloads = g_slist_prepend (payloads, payload);
+    {
+      GSList *oldest = g_slist_nth (payloads, MAX_RELAYABLE_PAYLOADS);
+      if (oldest != NULL && ((Payload *) oldest->data)->fd >= 0)
+        {
+          close (((Payload *) oldest->data)->fd);
+          ((Payload *) oldest->data)->fd = -1;
+        }
+    }
     g_mutex_unlock (&payloads_lock);
     return g_bytes_new_with_free_func (addr, size, unmap_payload, payload);
   }

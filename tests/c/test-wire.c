@@ -12,6 +12,12 @@
 #include "mp-wire-private.h"
 
 static void
+mp_message_free_void (gpointer message)
+{
+  mp_message_free (message);
+}
+
+static void
 make_pair (MpChannel **a,
            MpChannel **b)
 {
@@ -121,6 +127,52 @@ test_large_payload (void)
   g_assert_true (memcmp (got, g_variant_get_data (out->body), size) == 0);
   /* The payload descriptor is not handed to the caller. */
   g_assert_cmpuint (mp_message_get_n_fds (in), ==, 0);
+}
+
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  while (g_dir_read_name (dir))
+    n++;
+  return n;
+}
+
+/* Received payloads keep a descriptor for relaying, but only a bounded
+ * number of them: holding many large messages does not exhaust fds. */
+static void
+test_many_payloads_held (void)
+{
+  g_autoptr(MpChannel) a = NULL, b = NULL;
+  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (mp_message_free_void);
+  g_autoptr(GError) error = NULL;
+  guint before;
+
+  make_pair (&a, &b);
+  before = count_fds ();
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autoptr(MpMessage) out = NULL;
+      guint8 *data = g_malloc0 (MP_WIRE_INLINE_MAX * 2);
+
+      data[0] = i;
+      out = mp_message_new (MP_WIRE_KIND_BYTES,
+                            g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, data,
+                                                     MP_WIRE_INLINE_MAX * 2, TRUE, g_free, data));
+      g_assert_true (mp_channel_send (a, out, NULL, &error));
+      g_ptr_array_add (held, mp_channel_receive (b, 5, NULL, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (count_fds (), <=, before + 40);
+  for (guint i = 0; i < held->len; i++)
+    {
+      MpMessage *m = held->pdata[i];
+      g_assert_cmpuint (((const guint8 *) g_variant_get_data (m->body))[0], ==, i);
+    }
+  g_ptr_array_set_size (held, 0);
+  g_assert_cmpuint (count_fds (), ==, before);
 }
 
 static void
@@ -389,6 +441,7 @@ main (int   argc,
   g_test_add_func ("/wire/bad-handle", test_bad_handle);
   g_test_add_func ("/wire/large-payload", test_large_payload);
   g_test_add_func ("/wire/peer-closed", test_peer_closed);
+  g_test_add_func ("/wire/many-payloads-held", test_many_payloads_held);
   g_test_add_func ("/wire/timeout-and-cancel", test_timeout_and_cancel);
   g_test_add_func ("/wire/receive-async", test_receive_async);
   g_test_add_func ("/wire/malformed", test_malformed);
