@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -351,8 +352,20 @@ mp_forkserver_fork_worker (int          worker_fd,
 
   status = mp_channel_new (fds[0]);
   request = mp_message_new (MP_WIRE_KIND_FORK_REQUEST, NULL);
-  mp_message_add_fd (request, dup (worker_fd));
-  mp_message_add_fd (request, fds[1]);
+  {
+    /* Close-on-exec: a spawn in another thread must not inherit it. */
+    int copy = fcntl (worker_fd, F_DUPFD_CLOEXEC, 3);
+    if (copy < 0)
+      {
+        int errsv = errno;
+        close (fds[1]);
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                     "dup: %s", g_strerror (errsv));
+        return -1;
+      }
+    mp_message_add_fd (request, copy);   /* 0: the worker's channel */
+  }
+  mp_message_add_fd (request, fds[1]);   /* 1: the status socket */
   if (!mp_channel_send (control, request, NULL, error))
     {
       g_prefix_error (error, _("The forkserver is gone: "));

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -800,7 +801,12 @@ emit_exited_cb (gpointer data)
   g_signal_emit (self, signals[SIGNAL_EXITED], 0, emission->exitcode);
 
   for (guint i = 0; i < joins->len; i++)
-    g_task_return_boolean (g_ptr_array_index (joins, i), TRUE);
+    {
+      GTask *task = g_ptr_array_index (joins, i);
+      /* Drops the cancel source, and with it its reference to the task. */
+      g_task_set_task_data (task, NULL, NULL);
+      g_task_return_boolean (task, TRUE);
+    }
 
   return G_SOURCE_REMOVE;
 }
@@ -854,6 +860,13 @@ set_exited_locked (MpProcess *self,
 
   /* Emit in the creator's context: here if that is where we are,
    * otherwise from its main loop. */
+  /* Deferring only matters to an "exited" handler or a pending join; with
+   * neither, finish now, so that a program without a main loop does not
+   * keep ended processes around. */
+  if (defer && priv->joins->len == 0 &&
+      !g_signal_has_handler_pending (self, signals[SIGNAL_EXITED], 0, TRUE))
+    defer = FALSE;
+
   if (!defer && (current == priv->context || g_main_context_is_owner (priv->context)))
     {
       g_mutex_unlock (&priv->lock);
@@ -993,6 +1006,8 @@ start_fork (MpProcess  *self,
     {
       int code;
 
+      /* The parent forked with this object's lock held: a fresh one. */
+      g_mutex_init (&priv->lock);
       mp_child_setup_parent_death (parent);
       close (fds[0]);
       priv->channel = mp_channel_new (fds[1]);
@@ -1182,7 +1197,8 @@ mp_process_start (MpProcess  *self,
       g_source_set_static_name (priv->watch, "[mp] process exit");
       g_source_attach (priv->watch, priv->context);
       if (!ok)
-        mp_process_kill (self, NULL);
+        /* The lock is held: signal through the pidfd directly. */
+        syscall (SYS_pidfd_send_signal, priv->pidfd, SIGKILL, NULL, 0);
     }
 
 out:
@@ -1239,13 +1255,15 @@ mp_process_join (MpProcess  *self,
 
   while (priv->state == MP_PROCESS_STATE_STARTED)
     {
-      int fd = exit_fd_locked (priv);
+      /* Wait unlocked on a copy: another thread may collect the exit
+       * meanwhile and close the original. */
+      int fd = fcntl (exit_fd_locked (priv), F_DUPFD_CLOEXEC, 3);
       g_autoptr(GError) wait_error = NULL;
       gboolean ready;
 
-      /* Wait unlocked: another thread may join or signal meanwhile. */
       g_mutex_unlock (&priv->lock);
       ready = mp_wait_fd (fd, G_IO_IN, deadline, NULL, &wait_error);
+      close (fd);
       g_mutex_lock (&priv->lock);
       if (!ready)
         break;

@@ -402,6 +402,44 @@ test_misuse (gconstpointer data)
   g_assert_error (error, MP_ERROR, MP_ERROR_INVALID_STATE);
 }
 
+/* Found by review: a start that fails once the child exists (a handle in
+ * the arguments that is no descriptor) returns its error instead of
+ * deadlocking, and leaves nothing running. */
+static void
+test_start_fails_after_child (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  g_autoptr(MpProcess) p = mp_process_new ("ok", g_variant_new ("(h)", 9999));
+  g_autoptr(GError) error = NULL;
+
+  mp_process_set_start_method (p, method);
+  g_assert_false (mp_process_start (p, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  if (mp_process_get_pid (p) > 0)
+    {
+      g_assert_true (mp_process_join (p, 60, NULL));
+      g_assert_cmpint (mp_process_get_exitcode (p), !=, 0);
+    }
+}
+
+/* A forked child may call into its own process object. */
+static gboolean
+closure_is_alive (MpProcess *process, gpointer user_data, GError **error)
+{
+  mp_exit (mp_process_is_alive (mp_current_process ()) ? 3 : 4);
+}
+
+static void
+test_fork_child_uses_itself (void)
+{
+  g_autoptr(MpProcess) p = mp_process_new_for_func (closure_is_alive, NULL, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mp_process_start (p, &error));
+  g_assert_true (mp_process_join (p, 60, &error));
+  g_assert_cmpint (mp_process_get_exitcode (p), ==, 3);
+}
+
 static GVariant *
 task_late (GVariant *args, GCancellable *c, gpointer data, GError **error)
 {
@@ -526,6 +564,29 @@ test_join_async_cancel (void)
 
   g_assert_true (mp_process_kill (p, &error));
   g_assert_true (mp_process_join (p, 60, &error));
+  g_main_loop_unref (state.loop);
+}
+
+/* join_async with a cancellable that never fires does not keep the
+ * process alive after it ended. */
+static void
+test_join_async_cancellable_no_leak (void)
+{
+  MpProcess *p = mp_process_new ("ok", NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  AsyncState state = { 0 };
+  gpointer weak = p;
+
+  state.loop = g_main_loop_new (NULL, FALSE);
+  g_object_add_weak_pointer (G_OBJECT (p), &weak);
+  g_assert_true (mp_process_start (p, NULL));
+  mp_process_join_async (p, cancellable, on_joined, &state);
+  g_main_loop_run (state.loop);
+  g_assert_true (state.joined);
+  g_object_unref (p);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_null (weak);
   g_main_loop_unref (state.loop);
 }
 
@@ -786,6 +847,7 @@ main (int   argc,
       g_autofree char *p4 = g_strdup_printf ("/process/%s/misuse", m);
       g_autofree char *p5 = g_strdup_printf ("/process/%s/join-async", m);
       g_autofree char *p6 = g_strdup_printf ("/process/%s/many", m);
+      g_autofree char *p7 = g_strdup_printf ("/process/%s/start-fails-after-child", m);
 
       g_test_add_data_func (p1, d, test_exit_codes);
       g_test_add_data_func (p2, d, test_signals);
@@ -793,6 +855,9 @@ main (int   argc,
       g_test_add_data_func (p4, d, test_misuse);
       g_test_add_data_func (p5, d, test_join_async);
       g_test_add_data_func (p6, d, test_many);
+      /* fork sends the child nothing: its arguments are simply there. */
+      if (methods[i] != MP_START_METHOD_FORK)
+        g_test_add_data_func (p7, d, test_start_fails_after_child);
     }
   g_test_add_func ("/process/closure", test_closure);
   g_test_add_func ("/process/registered-after-init", test_registered_after_init);
@@ -802,5 +867,7 @@ main (int   argc,
   g_test_add_func ("/process/helpers", test_helpers);
   g_test_add_func ("/process/parent-killed", test_parent_killed);
   g_test_add_func ("/process/atexit", test_atexit);
+  g_test_add_func ("/process/fork-child-uses-itself", test_fork_child_uses_itself);
+  g_test_add_func ("/process/join-async-cancellable-no-leak", test_join_async_cancellable_no_leak);
   return g_test_run ();
 }
