@@ -85,6 +85,9 @@ static GMutex feeding_lock;
 static GList *feeding;  /* queues with a running feeder, for the exit flush */
 
 static void flush_all_queues (void);
+static void forget_feeders (void);
+static void mark_done (MpQueue *self);
+static void give_slot (MpQueue *self);
 
 static void
 mp_queue_finalize (GObject *object)
@@ -112,6 +115,7 @@ mp_queue_class_init (MpQueueClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = mp_queue_finalize;
   mp_runtime_add_flush_hook (flush_all_queues);
+  mp_runtime_add_child_hook (forget_feeders);
 }
 
 static void
@@ -374,7 +378,13 @@ feeder_thread (gpointer data)
       /* Send unlocked: producers keep appending meanwhile. */
       g_mutex_unlock (&self->lock);
       if (!mp_channel_send (self->put_end, message, NULL, &error))
-        g_warning ("libmp: an item could not be put in a queue: %s", error->message);
+        {
+          /* The item is lost to the queue: count it out again. */
+          g_warning ("libmp: an item could not be put in a queue: %s", error->message);
+          g_atomic_int_add (&self->shared->size, -1);
+          mark_done (self);
+          give_slot (self);
+        }
       g_mutex_lock (&self->lock);
       g_queue_pop_head (&self->overflow);
       mp_message_free (message);
@@ -416,6 +426,13 @@ enqueue (MpQueue    *self,
           return FALSE;
         }
     }
+  /* Sent later: its descriptors must not depend on the caller's. */
+  if (!mp_message_own_handles (message, error))
+    {
+      g_mutex_unlock (&self->lock);
+      mp_message_free (message);
+      return FALSE;
+    }
   g_queue_push_tail (&self->overflow, message);
   if (self->feeder == NULL)
     {
@@ -436,6 +453,26 @@ wait_drained (MpQueue *self)
   while (self->feeder != NULL)
     g_cond_wait (&self->drained, &self->lock);
   g_mutex_unlock (&self->lock);
+}
+
+/* In a forked child: the parent's feeders and their items are not ours
+ * (the threads do not exist here, and the items are the parent's to
+ * send). */
+static void
+forget_feeders (void)
+{
+  for (GList *l = feeding; l != NULL; l = l->next)
+    {
+      MpQueue *queue = l->data;
+
+      g_mutex_init (&queue->lock);
+      g_cond_init (&queue->drained);
+      g_queue_clear_full (&queue->overflow, (GDestroyNotify) mp_message_free);
+      queue->feeder = NULL;
+    }
+  g_list_free (feeding);
+  feeding = NULL;
+  g_mutex_init (&feeding_lock);
 }
 
 /* Before a libmp process ends: every item put here goes out first. */

@@ -46,6 +46,9 @@ MpStartMethod       mp_runtime_resolve_method (MpStartMethod method);
 /* Called before a libmp process ends (mp_exit(), a child's exit, the
  * main program's exit handler): what was put must go out first. */
 void                mp_runtime_add_flush_hook (void (*hook) (void));
+/* Called in a new child made by fork(), before anything else runs there:
+ * to forget threads and locks that belong to the parent. */
+void                mp_runtime_add_child_hook (void (*hook) (void));
 void                mp_runtime_flush          (void);
 
 /* Helpers for the start methods. */

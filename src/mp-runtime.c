@@ -25,6 +25,7 @@
 #include "mp-forkserver-private.h"
 #include "mp-process-private.h"
 #include "mp-runtime-private.h"
+#include "mp-wire-private.h"
 #include "mp-worker-private.h"
 
 static struct
@@ -43,6 +44,9 @@ static struct
 } runtime;
 
 static void runtime_atexit (void);
+
+static void (*child_hooks[8]) (void);
+static guint n_child_hooks;
 
 static char **
 read_cmdline (int    argc,
@@ -283,6 +287,9 @@ mp_runtime_enter_child (int        parent_pid,
    * them rather than finalize objects that describe the parent's state. */
   runtime.children = NULL;
   g_mutex_init (&runtime.lock);
+  mp_wire_after_fork_child ();
+  for (guint i = 0; i < n_child_hooks; i++)
+    child_hooks[i] ();
   mp_runtime_set_current_process (process);
 }
 
@@ -347,6 +354,15 @@ mp_flush_stdio (void)
 
 static void (*flush_hooks[8]) (void);
 static guint n_flush_hooks;
+void
+mp_runtime_add_child_hook (void (*hook) (void))
+{
+  for (guint i = 0; i < n_child_hooks; i++)
+    if (child_hooks[i] == hook)
+      return;
+  g_return_if_fail (n_child_hooks < G_N_ELEMENTS (child_hooks));
+  child_hooks[n_child_hooks++] = hook;
+}
 
 void
 mp_runtime_add_flush_hook (void (*hook) (void))

@@ -54,6 +54,7 @@ typedef struct
   MpWireKind  kind;
   GVariant   *body;   /* never NULL */
   GArray     *fds;    /* of int; -1 where a descriptor was stolen */
+  GArray     *owned;  /* of int: copies the body's handles name, see below */
 } MpMessage;
 
 MpMessage  *mp_message_new        (MpWireKind  kind,
@@ -63,11 +64,18 @@ int         mp_message_add_fd     (MpMessage  *message,
 int         mp_message_steal_fd   (MpMessage  *message,
                                    guint       index);
 guint       mp_message_get_n_fds  (MpMessage  *message);
+/* Makes the body's handles name copies that the message owns, for a
+ * message that is sent later: the caller may close its descriptors. */
+gboolean    mp_message_own_handles (MpMessage *message,
+                                    GError   **error);
 void        mp_message_free       (MpMessage  *message);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpMessage, mp_message_free)
 
 const char *mp_wire_kind_to_string (MpWireKind kind);
+
+/* In a new child made by fork(): locks another thread may have held. */
+void        mp_wire_after_fork_child (void);
 
 /* Decodes one received frame. Takes ownership of @fds (closing them on
  * error). Separate from the socket so that the fuzzer can drive it. */

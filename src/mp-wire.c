@@ -39,7 +39,46 @@ mp_message_new (MpWireKind  kind,
   message->kind = kind;
   message->body = g_variant_take_ref (body ? body : g_variant_new ("()"));
   message->fds = g_array_new (FALSE, FALSE, sizeof (int));
+  message->owned = g_array_new (FALSE, FALSE, sizeof (int));
   return message;
+}
+
+static gboolean
+own_handle (gint32    handle,
+            gint32   *mapped,
+            gpointer  user_data,
+            GError  **error)
+{
+  GArray *owned = user_data;
+  int fd = fcntl (handle, F_DUPFD_CLOEXEC, 3);
+
+  if (fd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("The handle %d in a message is not an open descriptor: %s"),
+                   handle, g_strerror (errsv));
+      return FALSE;
+    }
+  g_array_append_val (owned, fd);
+  *mapped = fd;
+  return TRUE;
+}
+
+gboolean
+mp_message_own_handles (MpMessage  *message,
+                        GError    **error)
+{
+  GVariant *mapped;
+
+  if (!mp_handles_possible (g_variant_get_type (message->body)))
+    return TRUE;
+  mapped = mp_handles_map (message->body, own_handle, message->owned, error);
+  if (mapped == NULL)
+    return FALSE;
+  g_variant_unref (message->body);
+  message->body = mapped;
+  return TRUE;
 }
 
 /* Takes @fd; returns its index in the message's descriptor list, which is
@@ -83,6 +122,9 @@ mp_message_free (MpMessage *message)
         close (fd);
     }
   g_array_unref (message->fds);
+  for (guint i = 0; i < message->owned->len; i++)
+    close (g_array_index (message->owned, int, i));
+  g_array_unref (message->owned);
   g_variant_unref (message->body);
   g_free (message);
 }
@@ -170,6 +212,12 @@ static GSList *payloads;   /* newest first */
  * their mapping, so that a program holding many received payloads (or a
  * binding that frees them late) does not run out of descriptors. */
 #define MAX_RELAYABLE_PAYLOADS 32
+
+void
+mp_wire_after_fork_child (void)
+{
+  g_mutex_init (&payloads_lock);
+}
 
 static void
 unmap_payload (gpointer data)

@@ -353,6 +353,75 @@ test_bad_frame_keeps_queue (void)
   g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "after");
 }
 
+/* Found by review: an item waiting in the feeder keeps its own copy of
+ * the descriptors it names, so the putter may close its pipe end. */
+static void
+test_backlog_keeps_handles (void)
+{
+  g_autoptr(MpQueue) q = new_queue (0);
+  g_autoptr(GError) error = NULL;
+  MpPipe *a = NULL, *b = NULL;
+  g_autoptr(GVariant) ref = NULL;
+  g_autoptr(MpPipe) got = NULL;
+  g_autoptr(GVariant) hello = NULL;
+  int n = 0;
+
+  g_assert_true (mp_pipe_new_pair (TRUE, &a, &b, NULL));
+  /* Fill the socket so that the next put waits in the feeder. */
+  while (mp_queue_qsize (q) < 20000)
+    mp_queue_put (q, g_variant_new_int32 (n++), TRUE, -1, NULL, NULL);
+  g_assert_true (mp_queue_put (q, mp_pipe_to_variant (b), TRUE, -1, NULL, &error));
+  g_object_unref (b);   /* closes our descriptor */
+
+  for (int i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) item = mp_queue_get (q, TRUE, 60, NULL, &error);
+      g_assert_nonnull (item);
+    }
+  ref = mp_queue_get (q, TRUE, 60, NULL, &error);
+  g_assert_no_error (error);
+  got = mp_pipe_new_from_variant (ref, &error);
+  g_assert_no_error (error);
+  mp_pipe_send (a, g_variant_new_string ("still there"), NULL, NULL);
+  hello = mp_pipe_recv (got, NULL, NULL, &error);
+  g_assert_cmpstr (g_variant_get_string (hello, NULL), ==, "still there");
+  g_object_unref (a);
+}
+
+static gboolean
+closure_put_one (MpProcess *process, gpointer user_data, GError **error)
+{
+  return mp_queue_put (user_data, g_variant_new_string ("from the child"), TRUE, -1, NULL, error);
+}
+
+/* Found by review: a child forked while this process's feeder is busy
+ * neither waits for that feeder at exit nor sends its items. */
+static void
+test_fork_during_backlog (void)
+{
+  g_autoptr(MpQueue) q = new_queue (0);
+  g_autoptr(MpQueue) out = new_queue (0);
+  g_autoptr(MpProcess) p = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+  int n = 0;
+
+  while (mp_queue_qsize (q) < 20000)
+    mp_queue_put (q, g_variant_new_int32 (n++), TRUE, -1, NULL, NULL);
+  p = mp_process_new_for_func (closure_put_one, g_object_ref (out), g_object_unref);
+  g_assert_true (mp_process_start (p, &error));
+  test_join_ok (p);
+  v = mp_queue_get (out, TRUE, 60, NULL, &error);
+  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "from the child");
+  /* Ours all arrive, once each. */
+  for (int i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) item = mp_queue_get (q, TRUE, 60, NULL, &error);
+      g_assert_cmpint (g_variant_get_int32 (item), ==, i);
+    }
+  g_assert_null (mp_queue_get (q, FALSE, 0, NULL, &error));
+}
+
 /* ---- across processes -------------------------------------------------- */
 
 /* N producers and M consumers: the items got are exactly the items put,
@@ -490,6 +559,8 @@ main (int   argc,
   g_test_add_func ("/queue/task-done-too-often", test_task_done_too_often);
   g_test_add_func ("/queue/join-async", test_join_async);
   g_test_add_func ("/queue/async-cancel", test_async_cancel);
+  g_test_add_func ("/queue/backlog-keeps-handles", test_backlog_keeps_handles);
+  g_test_add_func ("/queue/fork-during-backlog", test_fork_during_backlog);
   g_test_add_func ("/queue/bad-frame-keeps-queue", test_bad_frame_keeps_queue);
   g_test_add_func ("/queue/fork/1gib", test_1gib);
   test_add_per_method ("queue", "many-to-many", test_many_to_many);
