@@ -35,9 +35,10 @@ const {test, assert, assertEqual, assertGError, runLoop, drainMainContext} = H;
 
 const TIMEOUT = H.TIMEOUT_SECONDS;
 
-// Items per producer in the many-to-many test: more than one socket buffer
-// holds, so that the feeder thread takes part.
+// Items per producer in the many-to-many test; fewer in fork, see
+// startFork().
 const N_ITEMS = 3000;
+const N_ITEMS_FORK = 150;
 const N_PRODUCERS = 2;
 const N_CONSUMERS = 2;
 
@@ -45,26 +46,28 @@ const N_CONSUMERS = 2;
 // does not end on a page boundary.
 const BIG_SIZE = 8 * 1024 * 1024 + 7;
 
+// The feeder test: items just under the 64 KiB that would go in a memfd, so
+// that they fill the socket (its send buffer is at most 8 MiB), and three
+// times that in all. Few items: little work for a forked child.
+const FEED_ITEM_SIZE = 60 * 1024;
+const FEED_ITEMS = 400;
+
 const IO_ERROR = Gio.io_error_quark();
 
 // Deterministic bytes, made the same way on both sides: bits 13 to 20 of
 // i * 2654435761 (the low 32 bits of the product hold them), plus the
 // index of the 2 MiB block, whose period they would otherwise have.
-function patternByte(i) {
-    return ((Math.imul(i, 2654435761) >>> 13) + (i >>> 21)) & 0xff;
-}
-
 function pattern(size) {
     const data = new Uint8Array(size);
     for (let i = 0; i < size; i++)
-        data[i] = patternByte(i);
+        data[i] = ((Math.imul(i, 2654435761) >>> 13) + (i >>> 21)) & 0xff;
     return data;
 }
 
 // The offset of the first byte that is not pattern(), or -1.
 function checkPattern(data) {
     for (let i = 0; i < data.length; i++) {
-        if (data[i] !== patternByte(i))
+        if (data[i] !== (((Math.imul(i, 2654435761) >>> 13) + (i >>> 21)) & 0xff))
             return i;
     }
     return -1;
@@ -95,14 +98,18 @@ Mp.register_task('produce', (args, _cancellable) => {
     return null;
 });
 
-// Puts n items, far more than the socket holds, and returns at once: most
-// of them are still in its feeder, which the exit waits for. Arguments:
-// '(vi)'.
+// Puts n items (seq, payload), far more than the socket holds, says so
+// through told and returns: the rest is still in its feeder, which the exit
+// waits for. Nobody takes anything meanwhile: no put may block. Arguments:
+// '(vvi)'.
 Mp.register_task('produce-and-leave', (args, _cancellable) => {
     const q = queueArg(args, 0);
-    const n = intArg(args, 1);
-    for (let i = 0; i < n; i++)
-        q.put(new GLib.Variant('i', i), false, 0, null);
+    const told = queueArg(args, 1);
+    const n = intArg(args, 2);
+    const payload = new GLib.Variant('ay', pattern(FEED_ITEM_SIZE));
+    for (let seq = 0; seq < n; seq++)
+        q.put(GLib.Variant.new_tuple([new GLib.Variant('i', seq), payload]), false, 0, null);
+    told.put(new GLib.Variant('s', 'all put'), true, -1, null);
     return null;
 });
 
@@ -277,10 +284,44 @@ function listFds() {
     return out;
 }
 
-function start(method, task, args) {
+// A forked GJS child has none of SpiderMonkey's helper threads, and the
+// first time it hands them work (a garbage collection in the background,
+// typically after a few thousand allocations) it can deadlock in
+// pthread_cond_signal on a condition variable copied from the parent. So
+// what runs in a forked child here allocates little, and the parent
+// collects its garbage right before the fork, which leaves the child the
+// most room before a collection.
+function startFork(task, args) {
+    System.gc();
     const p = Mp.Process.new(task, args);
-    p.start_method = method;
+    p.start_method = Mp.StartMethod.FORK;
     p.start();
+    return p;
+}
+
+// Starts a task; after the test, kills it if it still runs (after a
+// failure it may wait for an item forever, and the runtime would join it
+// at exit).
+function start(t, method, task, args) {
+    let p;
+    if (method === Mp.StartMethod.FORK) {
+        p = startFork(task, args);
+    } else {
+        p = Mp.Process.new(task, args);
+        p.start_method = method;
+        p.start();
+    }
+    stopLater(t, p);
+    return p;
+}
+
+function stopLater(t, p) {
+    t.defer(() => {
+        if (p.state === Mp.ProcessState.STARTED) {
+            p.kill();
+            p.join(TIMEOUT);
+        }
+    });
     return p;
 }
 
@@ -364,6 +405,13 @@ test('close: put is refused, get still works', () => {
     q.close();
     assertIOError(() => q.put(str('after'), true, -1, null), Gio.IOErrorEnum.CLOSED, 'put after close');
     assertIOError(() => q.put(str('after'), false, 0, null), Gio.IOErrorEnum.CLOSED, 'put after close');
+    const results = {};
+    q.put_async(str('after'), null, storeResult(results, 'put', Mp.Queue.prototype.put_finish));
+    runUntil(() => 'put' in results);
+    assertIOError(() => {
+        throw results.put;
+    }, Gio.IOErrorEnum.CLOSED, 'put_async after close');
+    assertEqual(q.qsize(), 1);
     assertEqual(getWithin(q).get_string()[0], 'before');
     assertEqual(q.empty(), true);
     // A second close is harmless.
@@ -590,17 +638,19 @@ test('50 queues made, used and dropped leave no descriptor behind', () => {
 // ---- across processes, in each start method -----------------------------------------
 
 for (const [m, method] of METHODS) {
-    test(`${m}: 2 producers x 2 consumers, nothing lost or duplicated, in order per producer`, () => {
+    test(`${m}: 2 producers x 2 consumers, nothing lost or duplicated, in order per producer`, t => {
         const q = newQueue(0);
         const results = newQueue(0);
+        // Less work for a forked child: see startFork().
+        const nItems = method === Mp.StartMethod.FORK ? N_ITEMS_FORK : N_ITEMS;
         const consumers = [];
         const producers = [];
         for (let c = 0; c < N_CONSUMERS; c++) {
-            consumers.push(start(method, 'consume',
+            consumers.push(start(t, method, 'consume',
                 new GLib.Variant('(vvi)', [q.to_variant(), results.to_variant(), c])));
         }
         for (let p = 0; p < N_PRODUCERS; p++)
-            producers.push(start(method, 'produce', new GLib.Variant('(vii)', [q.to_variant(), p, N_ITEMS])));
+            producers.push(start(t, method, 'produce', new GLib.Variant('(vii)', [q.to_variant(), p, nItems])));
         for (const p of producers)
             joinOk(p);
         // Everything the producers put is in the queue now: the markers
@@ -608,7 +658,7 @@ for (const [m, method] of METHODS) {
         for (let c = 0; c < N_CONSUMERS; c++)
             q.put(new GLib.Variant('(ii)', [-1, -1]), true, -1, null);
 
-        const seen = new Uint8Array(N_PRODUCERS * N_ITEMS);
+        const seen = new Uint8Array(N_PRODUCERS * nItems);
         const last = [];
         for (let c = 0; c < N_CONSUMERS; c++)
             last.push(new Array(N_PRODUCERS).fill(-1));
@@ -620,16 +670,16 @@ for (const [m, method] of METHODS) {
                 quits.push(consumer);
                 continue;
             }
-            if (seen[producer * N_ITEMS + seq])
+            if (seen[producer * nItems + seq])
                 H.fail(`(${producer}, ${seq}) got twice`);
-            seen[producer * N_ITEMS + seq] = 1;
+            seen[producer * nItems + seq] = 1;
             if (seq <= last[consumer][producer])
                 H.fail(`consumer ${consumer} got producer ${producer}'s ${seq} after ${last[consumer][producer]}`);
             last[consumer][producer] = seq;
             total++;
         }
         assertEqual(quits.sort(), [0, 1], 'quit markers');
-        assertEqual(total, N_PRODUCERS * N_ITEMS, 'items got');
+        assertEqual(total, N_PRODUCERS * nItems, 'items got');
         for (const p of consumers)
             joinOk(p);
         assertEqual(q.empty(), true);
@@ -637,25 +687,37 @@ for (const [m, method] of METHODS) {
         assertIOError(() => q.get(false, 0, null), Gio.IOErrorEnum.WOULD_BLOCK, 'nothing more');
     });
 
-    test(`${m}: a producer's feeder drains before it exits`, () => {
-        // Its task ended with items still in its feeder: they all arrive,
-        // in order, and only then does it exit.
-        const n = 50000;
+    test(`${m}: a producer's feeder drains before it exits`, t => {
+        // Its task ended with items still in its feeder: its exit waits for
+        // them, and they all arrive, whole and in order.
         const q = newQueue(0);
-        const p = start(method, 'produce-and-leave', new GLib.Variant('(vi)', [q.to_variant(), n]));
-        for (let i = 0; i < n; i++) {
-            const v = getWithin(q).get_int32();
-            if (v !== i)
-                H.fail(`got ${v} where ${i} was expected`);
+        const told = newQueue(0);
+        const p = start(t, method, 'produce-and-leave',
+            new GLib.Variant('(vvi)', [q.to_variant(), told.to_variant(), FEED_ITEMS]));
+        assertEqual(getWithin(told).get_string()[0], 'all put');
+        // The socket holds a third of it at most: the child cannot be gone.
+        assertEqual(p.is_alive(), true, 'the child exited with items in its feeder');
+        assertEqual(q.qsize(), FEED_ITEMS);
+        const payload = new GLib.Variant('ay', pattern(FEED_ITEM_SIZE));
+        for (let i = 0; i < FEED_ITEMS; i++) {
+            const item = getWithin(q);
+            assertEqual(item.get_type_string(), '(iay)');
+            assertEqual(item.get_child_value(0).get_int32(), i, 'seq');
+            // A value from the wire is untrusted, and equal() would compare
+            // the two printed; once checked to be in normal form it is
+            // trusted, and equal() compares the bytes.
+            const got = item.get_child_value(1);
+            assert(got.is_normal_form(), `item ${i}: not in normal form`);
+            assert(got.equal(payload), `item ${i}: the payload differs`);
         }
         joinOk(p);
         assertEqual(q.empty(), true);
     });
 
-    test(`${m}: a consumer killed while idle loses nothing`, () => {
+    test(`${m}: a consumer killed while idle loses nothing`, t => {
         const q = newQueue(0);
         const ready = newQueue(0);
-        const p = start(method, 'idle-consumer', new GLib.Variant('(vv)', [q.to_variant(), ready.to_variant()]));
+        const p = start(t, method, 'idle-consumer', new GLib.Variant('(vv)', [q.to_variant(), ready.to_variant()]));
         assertEqual(getWithin(ready).get_boolean(), true);
         p.kill();
         assertEqual(p.join(TIMEOUT), true);
@@ -670,12 +732,12 @@ for (const [m, method] of METHODS) {
         assertEqual(q.empty(), true);
     });
 
-    test(`${m}: JoinableQueue, a child marks each item done and join returns`, () => {
+    test(`${m}: JoinableQueue, a child marks each item done and join returns`, t => {
         const n = 100;
         const q = newQueue(0);
         for (let i = 0; i < n; i++)
             q.put(int(i), true, -1, null);
-        const p = start(method, 'worker-done', new GLib.Variant('(vi)', [q.to_variant(), n]));
+        const p = start(t, method, 'worker-done', new GLib.Variant('(vi)', [q.to_variant(), n]));
         assertEqual(q.join(TIMEOUT, null), true);
         joinOk(p);
         assertEqual(q.empty(), true);
@@ -683,14 +745,16 @@ for (const [m, method] of METHODS) {
         assertGError(() => q.task_done(), MP_ERROR, Mp.Error.INVALID_STATE, 'task_done after all done');
     });
 
-    test(`${m}: queues in subclass properties`, () => {
+    test(`${m}: queues in subclass properties`, t => {
         const inbox = newQueue(4);
         const outbox = newQueue(0);
-        const p = new QueueWorker({inbox, outbox, start_method: method});
+        const p = stopLater(t, new QueueWorker({inbox, outbox, start_method: method}));
         assert(p.inbox === inbox && p.outbox === outbox, 'the properties hold the queues');
         for (const word of ['alpha', 'beta', 'gamma', 'quit'])
             inbox.put(str(word), false, 0, null);
         assertEqual(inbox.full(), true);
+        if (method === Mp.StartMethod.FORK)
+            System.gc();  // see startFork()
         p.start();
         // Nothing in the child waits for the parent: a failure shows at once.
         joinOk(p);
@@ -702,11 +766,11 @@ for (const [m, method] of METHODS) {
         assertEqual(outbox.empty(), true);
     });
 
-    test(`${m}: a queue sent through a pipe`, () => {
+    test(`${m}: a queue sent through a pipe`, t => {
         const [a, b] = newPair(true);
         const q = newQueue(5);
         q.put(int(41), true, -1, null);
-        const p = start(method, 'queue-from-pipe', new GLib.Variant('(v)', [b.to_variant()]));
+        const p = start(t, method, 'queue-from-pipe', new GLib.Variant('(v)', [b.to_variant()]));
         a.send(q.to_variant(), null);
         // Nothing in the child waits for the parent after this: a failure
         // shows at once.
@@ -718,9 +782,9 @@ for (const [m, method] of METHODS) {
         assertEqual(q.empty(), true);
     });
 
-    test(`${m}: 8 MiB through a queue, byte for byte`, () => {
+    test(`${m}: 8 MiB through a queue, byte for byte`, t => {
         const q = newQueue(0);
-        const p = start(method, 'send-big', new GLib.Variant('(vt)', [q.to_variant(), BIG_SIZE]));
+        const p = start(t, method, 'send-big', new GLib.Variant('(vt)', [q.to_variant(), BIG_SIZE]));
         // The item outlives the child that put it.
         joinOk(p);
         assertEqual(q.qsize(), 1);

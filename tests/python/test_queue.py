@@ -14,9 +14,10 @@
 # parent through check_error().
 #
 # The raw GI methods are used where the override has no equivalent: the
-# *_async/*_finish pairs, and RawQueue.get() for a GLib.Variant (the large
-# payload: the override's bytes <-> "ay" conversion goes element by element
-# and gives a list back, see test_8mib).
+# *_async/*_finish pairs, and RawQueue.get() for the GLib.Variant as it
+# came. The large payload is put as a ready "ay" GLib.Variant: the
+# override's put(bytes) builds one element by element (about 20 s for
+# 8 MiB), see bytes_variant().
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -39,8 +40,7 @@ from gi.repository import Gio, GLib, GObject, Mp  # noqa: E402
 # generous, only a bug reaches it.
 TIMEOUT = 60
 
-# Items per producer in the many-to-many test: more than one socket buffer
-# holds, so that the feeder thread takes part.
+# Items per producer in the many-to-many test.
 N_ITEMS = 3000
 N_PRODUCERS = 2
 N_CONSUMERS = 2
@@ -49,6 +49,12 @@ QUIT = (-1, -1)
 # The size of the large item: 8 MiB and a few bytes, so that the payload
 # does not end on a page boundary.
 BIG_SIZE = 8 * 1024 * 1024 + 7
+
+# The feeder test: items just under the 64 KiB that would go in a memfd, so
+# that they fill the socket (its send buffer is at most 8 MiB), and three
+# times that in all.
+FEED_ITEM_SIZE = 60 * 1024
+FEED_ITEMS = 400
 
 IO_ERROR = Gio.io_error_quark()
 MP_ERROR_DOMAIN = "mp-error-quark"
@@ -65,7 +71,8 @@ def pattern(size, seed):
 
 
 def bytes_variant(data):
-    """An "ay" GLib.Variant over data, made in one go."""
+    """An "ay" GLib.Variant over data, made in one go (the override's
+    put(bytes) makes it element by element)."""
     return GLib.Variant.new_from_bytes(GLib.VariantType.new("ay"), GLib.Bytes.new(data), True)
 
 
@@ -95,11 +102,14 @@ def produce(q, producer, n):
 
 
 @Mp.task
-def produce_and_leave(q, n):
-    """Puts n items, far more than the socket holds, and returns at once:
-    most of them are still in its feeder, which the exit waits for."""
-    for i in range(n):
-        q.put_nowait(i)
+def produce_and_leave(q, told, n, seed):
+    """Puts n items (seq, payload), far more than the socket holds, says so
+    through told and returns: the rest is still in its feeder, which the
+    exit waits for. Nobody takes anything meanwhile: no put may block."""
+    payload = bytes_variant(pattern(FEED_ITEM_SIZE, seed))
+    for seq in range(n):
+        q.put_nowait(GLib.Variant.new_tuple(GLib.Variant("i", seq), payload))
+    told.put("all put")
 
 
 @Mp.task
@@ -248,7 +258,8 @@ class QueueTests(QueueTestCase):
         q = Mp.Queue()
         self.assertIsInstance(q, Mp.Queue)
         self.assertEqual(q.maxsize, 0)
-        values = ["text", 42, -1.5, True, [1, 2, 3], (1, "two", False), {"k": "v", "n": 3}]
+        values = ["text", 42, -1.5, True, None, b"raw\0bytes", b"", [1, 2, 3], (1, "two", False),
+                  {"k": "v", "n": 3}]
         for value in values:
             q.put(value)
         self.assertEqual(q.qsize(), len(values))
@@ -328,6 +339,12 @@ class QueueTests(QueueTestCase):
         q.close()
         self.assertIOError(Gio.IOErrorEnum.CLOSED, q.put, "after")
         self.assertIOError(Gio.IOErrorEnum.CLOSED, q.put_nowait, "after")
+        results = []
+        Mp.Queue.put_async(q, GLib.Variant("s", "after"), None,
+                           lambda source, result: results.append(self.assertIOError(
+                               Gio.IOErrorEnum.CLOSED, source.put_finish, result)))
+        self.run_until(lambda: results)
+        self.assertEqual(q.qsize(), 1)
         # Getting still works.
         self.assertEqual(q.get(timeout=TIMEOUT), "before")
         self.assertTrue(q.empty())
@@ -567,7 +584,16 @@ class StartMethodTests:
     def start(self, target, args=()):
         p = Mp.Process(target=target, args=args, start_method=self.method)
         p.start()
+        self.addCleanup(self.stop, p)
         return p
+
+    @staticmethod
+    def stop(p):
+        """After a failed test, a child may still wait for an item: the
+        runtime would join it at exit, forever."""
+        if p.get_state() == Mp.ProcessState.STARTED:
+            p.kill()
+            p.join(TIMEOUT)
 
     def join_ok(self, p):
         self.assertTrue(p.join(TIMEOUT), "the child did not end (a bug)")
@@ -612,15 +638,22 @@ class StartMethodTests:
             q.get_nowait()
 
     def test_feeder_drains_at_exit(self):
-        # A producer whose task ended with items still in its feeder: they
-        # all arrive, in order, and only then does it exit.
-        n = 50000
+        # A producer whose task ended with items still in its feeder: its
+        # exit waits for them, and they all arrive, whole and in order.
         q = Mp.Queue()
-        p = self.start(produce_and_leave, (q, n))
-        for i in range(n):
-            value = q.get(timeout=TIMEOUT)
-            if value != i:
-                self.fail(f"got {value} where {i} was expected")
+        told = Mp.Queue()
+        seed = f"libmp-feeder-{self.method.value_nick}"
+        p = self.start(produce_and_leave, (q, told, FEED_ITEMS, seed))
+        self.assertEqual(told.get(timeout=TIMEOUT), "all put")
+        # The socket holds a third of it at most: the child cannot be gone.
+        self.assertTrue(p.is_alive(), "the child exited with items in its feeder")
+        self.assertEqual(q.qsize(), FEED_ITEMS)
+        payload = pattern(FEED_ITEM_SIZE, seed)
+        for i in range(FEED_ITEMS):
+            seq, got = q.get(timeout=TIMEOUT)
+            self.assertEqual(seq, i)
+            if got != payload:
+                self.fail(f"item {i}: the bytes differ from offset {first_difference(got, payload)}")
         self.join_ok(p)
         self.assertTrue(q.empty())
 
@@ -688,9 +721,8 @@ class StartMethodTests:
         # The item outlives the child that put it.
         self.join_ok(p)
         self.assertEqual(q.qsize(), 1)
-        v = RawQueue.get(q, True, TIMEOUT, None)
-        self.assertEqual(v.get_type_string(), "ay")
-        got = v.get_data_as_bytes().get_data()
+        got = q.get(timeout=TIMEOUT)
+        self.assertIsInstance(got, bytes)
         self.assertEqual(len(got), BIG_SIZE)
         expected = pattern(BIG_SIZE, seed)
         if got != expected:
