@@ -85,6 +85,9 @@ static GMutex feeding_lock;
 static GList *feeding;  /* queues with a running feeder, for the exit flush */
 
 static void flush_all_queues (void);
+static gboolean create_resources (int maxsize, int out[5], GError **error);
+static gboolean queue_attach (MpQueue *self, int maxsize, int put_fd, int get_fd,
+                              int shared_fd, int slots_fd, int done_fd, GError **error);
 static void forget_feeders (void);
 static void mark_done (MpQueue *self);
 static void give_slot (MpQueue *self);
@@ -110,10 +113,75 @@ mp_queue_finalize (GObject *object)
   G_OBJECT_CLASS (mp_queue_parent_class)->finalize (object);
 }
 
+enum {
+  PROP_0,
+  PROP_MAXSIZE,
+  N_PROPS
+};
+
+static void
+mp_queue_get_property (GObject    *object,
+                       guint       prop_id,
+                       GValue     *value,
+                       GParamSpec *pspec)
+{
+  if (prop_id == PROP_MAXSIZE)
+    g_value_set_int (value, MAX (MP_QUEUE (object)->maxsize, 0));
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+mp_queue_set_property (GObject      *object,
+                       guint         prop_id,
+                       const GValue *value,
+                       GParamSpec   *pspec)
+{
+  if (prop_id == PROP_MAXSIZE)
+    MP_QUEUE (object)->maxsize = g_value_get_int (value);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+/* Made by a binding's constructor (new Mp.Queue ({maxsize: 3})) rather
+ * than mp_queue_new(): make the queue here, so the object works. */
+static void
+mp_queue_constructed (GObject *object)
+{
+  MpQueue *self = MP_QUEUE (object);
+
+  G_OBJECT_CLASS (mp_queue_parent_class)->constructed (object);
+  if (self->put_end == NULL && self->maxsize != -2)
+    {
+      g_autoptr(GError) error = NULL;
+      int maxsize = MAX (self->maxsize, 0);
+      int fds[5];
+
+      if (!create_resources (maxsize, fds, &error) ||
+          !queue_attach (self, maxsize, fds[0], fds[1], fds[2], fds[3], fds[4], &error))
+        g_critical ("%s", error->message);
+    }
+}
+
 static void
 mp_queue_class_init (MpQueueClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = mp_queue_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mp_queue_finalize;
+  object_class->get_property = mp_queue_get_property;
+  object_class->set_property = mp_queue_set_property;
+  object_class->constructed = mp_queue_constructed;
+
+  /**
+   * MpQueue:maxsize:
+   *
+   * The most items the queue holds; 0 for no limit.
+   */
+  g_object_class_install_property (object_class, PROP_MAXSIZE,
+    g_param_spec_int ("maxsize", NULL, NULL, -2, G_MAXINT, 0,
+                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+
   mp_runtime_add_flush_hook (flush_all_queues);
   mp_runtime_add_child_hook (forget_feeders);
 }
@@ -140,17 +208,17 @@ set_errno_error (GError     **error,
   return FALSE;
 }
 
-/* Takes the descriptors. */
-static MpQueue *
-queue_new (int       maxsize,
-           int       put_fd,
-           int       get_fd,
-           int       shared_fd,
-           int       slots_fd,
-           int       done_fd,
-           GError  **error)
+/* Gives @self its descriptors (taken). */
+static gboolean
+queue_attach (MpQueue  *self,
+              int       maxsize,
+              int       put_fd,
+              int       get_fd,
+              int       shared_fd,
+              int       slots_fd,
+              int       done_fd,
+              GError  **error)
 {
-  g_autoptr(MpQueue) self = g_object_new (MP_TYPE_QUEUE, NULL);
   int sndbuf = 4 * 1024 * 1024;
 
   self->maxsize = maxsize;
@@ -168,9 +236,25 @@ queue_new (int       maxsize,
   if (self->shared == MAP_FAILED)
     {
       self->shared = NULL;
-      set_errno_error (error, _("Could not map the queue's shared state"));
-      return NULL;
+      return set_errno_error (error, _("Could not map the queue's shared state"));
     }
+  return TRUE;
+}
+
+static MpQueue *
+queue_new (int       maxsize,
+           int       put_fd,
+           int       get_fd,
+           int       shared_fd,
+           int       slots_fd,
+           int       done_fd,
+           GError  **error)
+{
+  /* -2: the descriptors come from the caller, not from constructed(). */
+  g_autoptr(MpQueue) self = g_object_new (MP_TYPE_QUEUE, "maxsize", -2, NULL);
+
+  if (!queue_attach (self, maxsize, put_fd, get_fd, shared_fd, slots_fd, done_fd, error))
+    return NULL;
   return g_steal_pointer (&self);
 }
 
@@ -187,9 +271,7 @@ MpQueue *
 mp_queue_new (int      maxsize,
               GError **error)
 {
-  int fds[2];
-  int shared_fd = -1, slots_fd = -1, done_fd = -1;
-  Shared *shared;
+  int fds[5];
 
   if (maxsize < 0)
     {
@@ -197,8 +279,23 @@ mp_queue_new (int      maxsize,
                    _("A queue's maximum size cannot be negative (%d)"), maxsize);
       return NULL;
     }
-  if (!mp_socket_pair (fds, error))
+  if (!create_resources (maxsize, fds, error))
     return NULL;
+  return queue_new (maxsize, fds[0], fds[1], fds[2], fds[3], fds[4], error);
+}
+
+/* The socket pair, shared state and eventfds of a new queue. */
+static gboolean
+create_resources (int      maxsize,
+                  int      out[5],
+                  GError **error)
+{
+  int fds[2];
+  int shared_fd = -1, slots_fd = -1, done_fd = -1;
+  Shared *shared;
+
+  if (!mp_socket_pair (fds, error))
+    return FALSE;
 
   shared_fd = memfd_create ("mp-queue", MFD_CLOEXEC);
   if (shared_fd < 0 || ftruncate (shared_fd, sizeof (Shared)) != 0)
@@ -218,7 +315,12 @@ mp_queue_new (int      maxsize,
   if (done_fd < 0)
     goto fail;
 
-  return queue_new (maxsize, fds[0], fds[1], shared_fd, slots_fd, done_fd, error);
+  out[0] = fds[0];
+  out[1] = fds[1];
+  out[2] = shared_fd;
+  out[3] = slots_fd;
+  out[4] = done_fd;
+  return TRUE;
 
 fail:
   set_errno_error (error, _("Could not make a queue"));
@@ -228,7 +330,7 @@ fail:
     close (shared_fd);
   if (slots_fd >= 0)
     close (slots_fd);
-  return NULL;
+  return FALSE;
 }
 
 /**

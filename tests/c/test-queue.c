@@ -171,6 +171,21 @@ test_fifo_and_errors (void)
 
   g_assert_null (mp_queue_new (-1, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  /* Made the way a binding's constructor makes it, it works too. */
+  {
+    g_autoptr(MpQueue) b = g_object_new (MP_TYPE_QUEUE, "maxsize", 1, NULL);
+    g_autoptr(GVariant) v = NULL;
+    int maxsize;
+
+    g_object_get (b, "maxsize", &maxsize, NULL);
+    g_assert_cmpint (maxsize, ==, 1);
+    g_assert_true (mp_queue_put (b, g_variant_new_int32 (7), FALSE, 0, NULL, &error));
+    g_assert_true (mp_queue_full (b));
+    v = mp_queue_get (b, FALSE, 0, NULL, &error);
+    g_assert_cmpint (g_variant_get_int32 (v), ==, 7);
+  }
 }
 
 /* An unbounded queue takes far more than its socket holds, in order. */
