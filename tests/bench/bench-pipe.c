@@ -58,6 +58,8 @@
 
 #include <mp.h>
 
+#include "bench-util.h"
+
 #define RAW_MESSAGE_SIZE 64
 #define N_CHECKS 64
 
@@ -675,42 +677,6 @@ measure_bytes (Measure        *m,
 }
 
 /* ---- output ------------------------------------------------------------ */
-
-static int
-compare_doubles (gconstpointer a,
-                 gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-typedef struct
-{
-  double mean, median, min, max;
-} Summary;
-
-static Summary
-summarize (GArray *samples)
-{
-  Summary s = { 0 };
-  g_autoptr(GArray) sorted = NULL;
-  guint n = samples->len;
-
-  if (n == 0)
-    return s;
-  sorted = g_array_sized_new (FALSE, FALSE, sizeof (double), n);
-  g_array_append_vals (sorted, samples->data, n);
-  g_array_sort (sorted, compare_doubles);
-  for (guint i = 0; i < n; i++)
-    s.mean += g_array_index (sorted, double, i);
-  s.mean /= n;
-  s.median = n % 2 ? g_array_index (sorted, double, n / 2)
-                   : (g_array_index (sorted, double, n / 2 - 1) + g_array_index (sorted, double, n / 2)) / 2;
-  s.min = g_array_index (sorted, double, 0);
-  s.max = g_array_index (sorted, double, n - 1);
-  return s;
-}
 
 static void
 print_json (Measure *measures,

@@ -72,6 +72,8 @@
 
 #include <mp.h>
 
+#include "bench-util.h"
+
 #define RAW_MESSAGE_SIZE 64
 #define RAW_MSG_HEADER 24           /* raw_msg: as libmp's frame header ... */
 #define RAW_MSG_BODY 10             /* ... and an int64 in a "v" */
@@ -881,42 +883,6 @@ out:
 }
 
 /* ---- output ------------------------------------------------------------ */
-
-static int
-compare_doubles (gconstpointer a,
-                 gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-typedef struct
-{
-  double mean, median, min, max;
-} Summary;
-
-static Summary
-summarize (GArray *samples)
-{
-  Summary s = { 0 };
-  g_autoptr(GArray) sorted = NULL;
-  guint n = samples->len;
-
-  if (n == 0)
-    return s;
-  sorted = g_array_sized_new (FALSE, FALSE, sizeof (double), n);
-  g_array_append_vals (sorted, samples->data, n);
-  g_array_sort (sorted, compare_doubles);
-  for (guint i = 0; i < n; i++)
-    s.mean += g_array_index (sorted, double, i);
-  s.mean /= n;
-  s.median = n % 2 ? g_array_index (sorted, double, n / 2)
-                   : (g_array_index (sorted, double, n / 2 - 1) + g_array_index (sorted, double, n / 2)) / 2;
-  s.min = g_array_index (sorted, double, 0);
-  s.max = g_array_index (sorted, double, n - 1);
-  return s;
-}
 
 static void
 append_array (GString    *out,

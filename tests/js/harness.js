@@ -12,7 +12,7 @@
 /* exported TIMEOUT_SECONDS, test, skip, run, fail, assert, assertEqual,
    assertThrows, assertGError, runLoop, drainMainContext */
 
-const {GLib} = imports.gi;
+const {Gio, GLib} = imports.gi;
 const System = imports.system;
 
 // How long a wait for an event may take before the test fails: generous,
@@ -115,6 +115,35 @@ function skip(name, reason, fn) {
 
 // Runs the tests, prints 'N passed, M failed' and exits: 0 when none
 // failed, 1 otherwise.
+// Descriptors of this process: a leak test compares counts, and prints
+// the list when they differ.
+function countFds() {
+    const enumerator = Gio.File.new_for_path('/proc/self/fd').enumerate_children(
+        'standard::name', Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
+    let n = 0;
+    while (enumerator.next_file(null))
+        n++;
+    enumerator.close(null);
+    return n;
+}
+
+function listFds() {
+    const enumerator = Gio.File.new_for_path('/proc/self/fd').enumerate_children(
+        'standard::name', Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
+    const out = [];
+    let info;
+    while ((info = enumerator.next_file(null))) {
+        const name = info.get_name();
+        let target = '?';
+        try {
+            target = GLib.file_read_link(`/proc/self/fd/${name}`);
+        } catch (e) {}
+        out.push(`fd ${name} -> ${target}`);
+    }
+    enumerator.close(null);
+    return out;
+}
+
 function run() {
     let passed = 0, failed = 0, skipped = 0;
 

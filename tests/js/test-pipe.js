@@ -227,33 +227,6 @@ function recvAsync(pipe, type = null) {
     return results[0];
 }
 
-function countFds() {
-    const enumerator = Gio.File.new_for_path('/proc/self/fd').enumerate_children(
-        'standard::name', Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
-    let n = 0;
-    while (enumerator.next_file(null))
-        n++;
-    enumerator.close(null);
-    return n;
-}
-
-function listFds() {
-    const enumerator = Gio.File.new_for_path('/proc/self/fd').enumerate_children(
-        'standard::name', Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
-    const out = [];
-    let info;
-    while ((info = enumerator.next_file(null))) {
-        const name = info.get_name();
-        let target = '?';
-        try {
-            target = GLib.file_read_link(`/proc/self/fd/${name}`);
-        } catch (e) {}
-        out.push(`fd ${name} -> ${target}`);
-    }
-    enumerator.close(null);
-    return out;
-}
-
 function start(method, task, args) {
     const p = Mp.Process.new(task, args);
     p.start_method = method;
@@ -533,11 +506,11 @@ test('50 pipe pairs made, used and dropped leave no descriptor behind', () => {
 
     // Warm up anything allocated once.
     usePairs(1);
-    const before = countFds();
+    const before = H.countFds();
     usePairs(50);
-    const after = countFds();
+    const after = H.countFds();
     if (after !== before)
-        printerr(listFds().join('\n'));
+        printerr(H.listFds().join('\n'));
     assertEqual(after, before, 'open descriptors');
 });
 

@@ -127,33 +127,6 @@ Mp.init(ARGV);
 const MP_ERROR = Mp.error_quark();
 const METHODS = [['fork', Mp.StartMethod.FORK], ['spawn', Mp.StartMethod.SPAWN], ['forkserver', Mp.StartMethod.FORKSERVER]];
 
-function countFds() {
-    const enumerator = Gio.File.new_for_path('/proc/self/fd').enumerate_children(
-        'standard::name', Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
-    let n = 0;
-    while (enumerator.next_file(null))
-        n++;
-    enumerator.close(null);
-    return n;
-}
-
-function listFds() {
-    const enumerator = Gio.File.new_for_path('/proc/self/fd').enumerate_children(
-        'standard::name', Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
-    const out = [];
-    let info;
-    while ((info = enumerator.next_file(null))) {
-        const name = info.get_name();
-        let target = '?';
-        try {
-            target = GLib.file_read_link(`/proc/self/fd/${name}`);
-        } catch (e) {}
-        out.push(`fd ${name} -> ${target}`);
-    }
-    enumerator.close(null);
-    return out;
-}
-
 function newProcess(method, task, args = null) {
     const p = Mp.Process.new(task, args);
     p.start_method = method;
@@ -436,7 +409,7 @@ for (const [m, method] of METHODS) {
     test(`${m}: 50 processes leave no descriptor behind`, () => {
         // Warm up anything allocated once.
         assertEqual(runToExit(method, 'ok').exitcode, 0);
-        const before = countFds();
+        const before = H.countFds();
 
         const procs = [];
         for (let i = 0; i < 50; i++) {
@@ -449,9 +422,9 @@ for (const [m, method] of METHODS) {
             assertEqual(p.exitcode, 0);
         }
 
-        const after = countFds();
+        const after = H.countFds();
         if (after !== before)
-            printerr(listFds().join('\n'));
+            printerr(H.listFds().join('\n'));
         assertEqual(after, before, 'open descriptors');
     });
 }

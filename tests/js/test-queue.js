@@ -257,33 +257,6 @@ function storeResult(results, name, finish) {
     };
 }
 
-function countFds() {
-    const enumerator = Gio.File.new_for_path('/proc/self/fd').enumerate_children(
-        'standard::name', Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
-    let n = 0;
-    while (enumerator.next_file(null))
-        n++;
-    enumerator.close(null);
-    return n;
-}
-
-function listFds() {
-    const enumerator = Gio.File.new_for_path('/proc/self/fd').enumerate_children(
-        'standard::name', Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
-    const out = [];
-    let info;
-    while ((info = enumerator.next_file(null))) {
-        const name = info.get_name();
-        let target = '?';
-        try {
-            target = GLib.file_read_link(`/proc/self/fd/${name}`);
-        } catch (e) {}
-        out.push(`fd ${name} -> ${target}`);
-    }
-    enumerator.close(null);
-    return out;
-}
-
 // A forked GJS child has none of SpiderMonkey's helper threads, and the
 // first time it hands them work (a garbage collection in the background,
 // typically after a few thousand allocations) it can deadlock in
@@ -627,11 +600,11 @@ test('50 queues made, used and dropped leave no descriptor behind', () => {
 
     // Warm up anything allocated once.
     useQueues(1);
-    const before = countFds();
+    const before = H.countFds();
     useQueues(50);
-    const after = countFds();
+    const after = H.countFds();
     if (after !== before)
-        printerr(listFds().join('\n'));
+        printerr(H.listFds().join('\n'));
     assertEqual(after, before, 'open descriptors');
 });
 
