@@ -7,16 +7,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
 
 #include "mp-error.h"
 #include "mp-queue.h"
+#include "mp-ring-private.h"
 #include "mp-runtime-private.h"
 #include "mp-wire-private.h"
 
@@ -26,17 +26,24 @@
  * Python's `multiprocessing.Queue` (and `JoinableQueue`, `SimpleQueue`):
  * any number of processes put #GVariant values in and take them out.
  *
- * It is one SOCK_SEQPACKET socket pair that every holder shares: a put
- * is one datagram written to one end, a get one datagram read from the
- * other. The kernel delivers each datagram whole to exactly one reader,
- * so items are never torn, lost or duplicated: a consumer killed while
- * idle holds nothing, and a producer killed in the middle of a put has
- * either put the item or not. Items from one producer keep their order.
+ * Items live in a ring of records in shared memory that every holder
+ * maps: a put copies the serialized value in, a get copies it out, with
+ * no system call while neither side has to wait. A value too large for
+ * the ring, or one that carries descriptors (pipe ends, queues), goes
+ * through a SOCK_SEQPACKET socket pair that every holder shares (as one
+ * datagram, large ones in a sealed memfd), and the ring gets a marker in
+ * its place, written in the same locked step: items keep their order.
+ *
+ * Nothing is lost or duplicated: an item exists once a single store
+ * publishes it and is gone once a single store takes it, under robust
+ * process-shared locks, so a producer killed in the middle of a put
+ * leaves no torn item and a consumer killed while idle holds nothing.
+ * Items from one producer keep their order.
  *
  * A bounded queue counts its free places in an eventfd semaphore, so a
  * full queue blocks producers and can be waited on from a main loop.
- * When the socket buffer is full, a put does not block: the item waits in
- * this process and a feeder thread sends it, as Python's does;
+ * When the ring or the socket is full, a put does not block: the item
+ * waits in this process and a feeder thread puts it, as Python's does;
  * mp_queue_close() and the exit of a libmp process wait for that.
  *
  * mp_queue_qsize() counts items put and not yet taken, in shared memory:
@@ -49,30 +56,40 @@
  */
 
 #define SHARED_MAGIC 0x5155504du  /* "MPUQ" */
-#define REF_TYPE "(shhhhhi)"
+#define REF_TYPE "(shhhhhhhi)"
 
+/* Ring record tags. */
+enum {
+  TAG_VALUE = 1,   /* a serialized value */
+  TAG_MARKER,      /* the next value is the socket's datagram with this serial */
+};
+
+/* The queue's own counters, in the ring's user area. */
 typedef struct
 {
   guint32 magic;
   gint32  maxsize;
   gint32  size;        /* items put and not yet taken */
-  gint32  unfinished;  /* items put and not yet task_done() */
+  gint32  pad;
+  gint64  unfinished;  /* items put and not yet task_done() */
 } Shared;
+
+G_STATIC_ASSERT (sizeof (Shared) <= MP_RING_USER_AREA_SIZE);
 
 struct _MpQueue
 {
   GObject    parent_instance;
 
   int        maxsize;
+  MpRing    *ring;
   MpChannel *put_end;
   MpChannel *get_end;
-  int        shared_fd;
   Shared    *shared;
   int        slots_fd;    /* eventfd semaphore of free places (bounded) */
   int        done_fd;     /* eventfd, readable once every item was done */
   gboolean   closed;
 
-  /* The feeder: items the socket could not take yet, in order. */
+  /* The feeder: items that found no room yet, in order. */
   GMutex     lock;
   GCond      drained;
   GQueue     overflow;
@@ -81,16 +98,28 @@ struct _MpQueue
 
 G_DEFINE_FINAL_TYPE (MpQueue, mp_queue, G_TYPE_OBJECT)
 
+/* The descriptors of a queue, in the order of its reference. */
+enum {
+  FD_PUT, FD_GET, FD_RING, FD_ITEMS, FD_ROOM, FD_SLOTS, FD_DONE, N_FDS
+};
+
 static GMutex feeding_lock;
 static GList *feeding;  /* queues with a running feeder, for the exit flush */
 
 static void flush_all_queues (void);
-static gboolean create_resources (int maxsize, int out[5], GError **error);
-static gboolean queue_attach (MpQueue *self, int maxsize, int put_fd, int get_fd,
-                              int shared_fd, int slots_fd, int done_fd, GError **error);
+static gboolean create_resources (int maxsize, int out[N_FDS], GError **error);
+static gboolean queue_attach (MpQueue *self, int maxsize, int fds[N_FDS], GError **error);
 static void forget_feeders (void);
 static void mark_done (MpQueue *self);
 static void give_slot (MpQueue *self);
+
+static void
+close_fds (int fds[N_FDS])
+{
+  for (guint i = 0; i < N_FDS; i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
+}
 
 static void
 mp_queue_finalize (GObject *object)
@@ -100,10 +129,7 @@ mp_queue_finalize (GObject *object)
   mp_queue_close (self);
   g_clear_object (&self->put_end);
   g_clear_object (&self->get_end);
-  if (self->shared != NULL)
-    munmap (self->shared, sizeof (Shared));
-  if (self->shared_fd >= 0)
-    close (self->shared_fd);
+  g_clear_pointer (&self->ring, mp_ring_free);
   if (self->slots_fd >= 0)
     close (self->slots_fd);
   if (self->done_fd >= 0)
@@ -151,14 +177,14 @@ mp_queue_constructed (GObject *object)
   MpQueue *self = MP_QUEUE (object);
 
   G_OBJECT_CLASS (mp_queue_parent_class)->constructed (object);
-  if (self->put_end == NULL && self->maxsize != -2)
+  if (self->ring == NULL && self->maxsize != -2)
     {
       g_autoptr(GError) error = NULL;
       int maxsize = MAX (self->maxsize, 0);
-      int fds[5];
+      int fds[N_FDS];
 
       if (!create_resources (maxsize, fds, &error) ||
-          !queue_attach (self, maxsize, fds[0], fds[1], fds[2], fds[3], fds[4], &error))
+          !queue_attach (self, maxsize, fds, &error))
         g_critical ("%s", error->message);
     }
 }
@@ -189,7 +215,6 @@ mp_queue_class_init (MpQueueClass *klass)
 static void
 mp_queue_init (MpQueue *self)
 {
-  self->shared_fd = -1;
   self->slots_fd = -1;
   self->done_fd = -1;
   g_mutex_init (&self->lock);
@@ -208,52 +233,44 @@ set_errno_error (GError     **error,
   return FALSE;
 }
 
-/* Gives @self its descriptors (taken). */
+/* Gives @self its descriptors (taken, closed on error). */
 static gboolean
 queue_attach (MpQueue  *self,
               int       maxsize,
-              int       put_fd,
-              int       get_fd,
-              int       shared_fd,
-              int       slots_fd,
-              int       done_fd,
+              int       fds[N_FDS],
               GError  **error)
 {
   int sndbuf = 4 * 1024 * 1024;
 
   self->maxsize = maxsize;
-  self->put_end = mp_channel_new (put_fd);
-  self->get_end = mp_channel_new (get_fd);
-  mp_channel_set_shared (self->get_end, TRUE);
-  self->shared_fd = shared_fd;
-  self->slots_fd = slots_fd;
-  self->done_fd = done_fd;
-  /* Room for many small items before the feeder has to step in; the
-   * kernel caps this at net.core.wmem_max. */
-  setsockopt (put_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-
-  self->shared = mmap (NULL, sizeof (Shared), PROT_READ | PROT_WRITE, MAP_SHARED, shared_fd, 0);
-  if (self->shared == MAP_FAILED)
+  self->ring = mp_ring_new_from_fds (fds[FD_RING], fds[FD_ITEMS], fds[FD_ROOM], error);
+  fds[FD_RING] = fds[FD_ITEMS] = fds[FD_ROOM] = -1;
+  if (self->ring == NULL)
     {
-      self->shared = NULL;
-      return set_errno_error (error, _("Could not map the queue's shared state"));
+      close_fds (fds);
+      return FALSE;
     }
+  self->shared = mp_ring_get_user_area (self->ring);
+  self->put_end = mp_channel_new (fds[FD_PUT]);
+  self->get_end = mp_channel_new (fds[FD_GET]);
+  mp_channel_set_shared (self->get_end, TRUE);
+  self->slots_fd = fds[FD_SLOTS];
+  self->done_fd = fds[FD_DONE];
+  /* Room for large items before the feeder has to step in; the kernel
+   * caps this at net.core.wmem_max. */
+  setsockopt (fds[FD_PUT], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   return TRUE;
 }
 
 static MpQueue *
 queue_new (int       maxsize,
-           int       put_fd,
-           int       get_fd,
-           int       shared_fd,
-           int       slots_fd,
-           int       done_fd,
+           int       fds[N_FDS],
            GError  **error)
 {
   /* -2: the descriptors come from the caller, not from constructed(). */
   g_autoptr(MpQueue) self = g_object_new (MP_TYPE_QUEUE, "maxsize", -2, NULL);
 
-  if (!queue_attach (self, maxsize, put_fd, get_fd, shared_fd, slots_fd, done_fd, error))
+  if (!queue_attach (self, maxsize, fds, error))
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -271,7 +288,7 @@ MpQueue *
 mp_queue_new (int      maxsize,
               GError **error)
 {
-  int fds[5];
+  int fds[N_FDS];
 
   if (maxsize < 0)
     {
@@ -281,56 +298,65 @@ mp_queue_new (int      maxsize,
     }
   if (!create_resources (maxsize, fds, error))
     return NULL;
-  return queue_new (maxsize, fds[0], fds[1], fds[2], fds[3], fds[4], error);
+  return queue_new (maxsize, fds, error);
 }
 
-/* The socket pair, shared state and eventfds of a new queue. */
+/* The ring, socket pair and eventfds of a new queue. */
 static gboolean
 create_resources (int      maxsize,
-                  int      out[5],
+                  int      out[N_FDS],
                   GError **error)
 {
-  int fds[2];
-  int shared_fd = -1, slots_fd = -1, done_fd = -1;
+  int fds[N_FDS] = { -1, -1, -1, -1, -1, -1, -1 };
+  int pair[2];
+  MpRing *ring;
   Shared *shared;
 
-  if (!mp_socket_pair (fds, error))
+  ring = mp_ring_new (MP_RING_DEFAULT_CAPACITY, error);
+  if (ring == NULL)
     return FALSE;
-
-  shared_fd = memfd_create ("mp-queue", MFD_CLOEXEC);
-  if (shared_fd < 0 || ftruncate (shared_fd, sizeof (Shared)) != 0)
-    goto fail;
-  shared = mmap (NULL, sizeof (Shared), PROT_READ | PROT_WRITE, MAP_SHARED, shared_fd, 0);
-  if (shared == MAP_FAILED)
-    goto fail;
+  shared = mp_ring_get_user_area (ring);
   shared->magic = SHARED_MAGIC;
   shared->maxsize = maxsize;
-  munmap (shared, sizeof (Shared));
 
-  slots_fd = eventfd (maxsize, EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC);
-  if (slots_fd < 0)
-    goto fail;
+  if (!mp_socket_pair (pair, error))
+    {
+      mp_ring_free (ring);
+      return FALSE;
+    }
+  fds[FD_PUT] = pair[0];
+  fds[FD_GET] = pair[1];
+  {
+    int ring_fds[3];
+
+    mp_ring_get_fds (ring, ring_fds);
+    for (guint i = 0; i < 3; i++)
+      fds[FD_RING + i] = fcntl (ring_fds[i], F_DUPFD_CLOEXEC, 3);
+    mp_ring_free (ring);
+  }
+  fds[FD_SLOTS] = eventfd (maxsize, EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC);
   /* Nothing put yet: every item is done. */
-  done_fd = eventfd (1, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (done_fd < 0)
-    goto fail;
-
-  out[0] = fds[0];
-  out[1] = fds[1];
-  out[2] = shared_fd;
-  out[3] = slots_fd;
-  out[4] = done_fd;
+  fds[FD_DONE] = eventfd (1, EFD_NONBLOCK | EFD_CLOEXEC);
+  for (guint i = 0; i < N_FDS; i++)
+    if (fds[i] < 0)
+      {
+        set_errno_error (error, _("Could not make a queue"));
+        close_fds (fds);
+        return FALSE;
+      }
+  memcpy (out, fds, sizeof fds);
   return TRUE;
+}
 
-fail:
-  set_errno_error (error, _("Could not make a queue"));
-  close (fds[0]);
-  close (fds[1]);
-  if (shared_fd >= 0)
-    close (shared_fd);
-  if (slots_fd >= 0)
-    close (slots_fd);
-  return FALSE;
+static void
+get_fds (MpQueue *self,
+         int      fds[N_FDS])
+{
+  fds[FD_PUT] = mp_channel_get_fd (self->put_end);
+  fds[FD_GET] = mp_channel_get_fd (self->get_end);
+  mp_ring_get_fds (self->ring, fds + FD_RING);
+  fds[FD_SLOTS] = self->slots_fd;
+  fds[FD_DONE] = self->done_fd;
 }
 
 /**
@@ -346,18 +372,13 @@ fail:
 GVariant *
 mp_queue_to_variant (MpQueue *self)
 {
+  int fds[N_FDS];
+
   g_return_val_if_fail (MP_IS_QUEUE (self), NULL);
 
-  return g_variant_new (REF_TYPE, "mp:queue",
-                        mp_channel_get_fd (self->put_end),
-                        mp_channel_get_fd (self->get_end),
-                        self->shared_fd, self->slots_fd, self->done_fd, self->maxsize);
-}
-
-static int
-dup_fd (gint32 handle)
-{
-  return fcntl (handle, F_DUPFD_CLOEXEC, 3);
+  get_fds (self, fds);
+  return g_variant_new (REF_TYPE, "mp:queue", fds[0], fds[1], fds[2], fds[3],
+                        fds[4], fds[5], fds[6], self->maxsize);
 }
 
 /**
@@ -375,28 +396,24 @@ mp_queue_new_from_variant (GVariant  *reference,
                            GError   **error)
 {
   const char *tag;
-  gint32 put_h, get_h, shared_h, slots_h, done_h;
+  gint32 handles[N_FDS];
   int maxsize;
-  int fds[5] = { -1, -1, -1, -1, -1 };
+  int fds[N_FDS] = { -1, -1, -1, -1, -1, -1, -1 };
   g_autoptr(MpQueue) self = NULL;
 
   g_return_val_if_fail (reference != NULL, NULL);
 
   if (!g_variant_is_of_type (reference, G_VARIANT_TYPE (REF_TYPE)))
     goto bad;
-  g_variant_get (reference, "(&shhhhhi)", &tag, &put_h, &get_h, &shared_h, &slots_h, &done_h, &maxsize);
+  g_variant_get (reference, "(&shhhhhhhi)", &tag, &handles[0], &handles[1], &handles[2],
+                 &handles[3], &handles[4], &handles[5], &handles[6], &maxsize);
   if (!g_str_equal (tag, "mp:queue") || maxsize < 0)
     goto bad;
-  fds[0] = dup_fd (put_h);
-  fds[1] = dup_fd (get_h);
-  fds[2] = dup_fd (shared_h);
-  fds[3] = dup_fd (slots_h);
-  fds[4] = dup_fd (done_h);
-  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
-    if (fds[i] < 0)
+  for (guint i = 0; i < N_FDS; i++)
+    if ((fds[i] = fcntl (handles[i], F_DUPFD_CLOEXEC, 3)) < 0)
       goto bad;
 
-  self = queue_new (maxsize, fds[0], fds[1], fds[2], fds[3], fds[4], error);
+  self = queue_new (maxsize, fds, error);
   if (self == NULL)
     return NULL;
   if (self->shared->magic != SHARED_MAGIC || self->shared->maxsize != maxsize)
@@ -404,10 +421,9 @@ mp_queue_new_from_variant (GVariant  *reference,
   return g_steal_pointer (&self);
 
 bad:
-  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
-    if (fds[i] >= 0)
-      close (fds[i]);
+  close_fds (fds);
 bad_state:
+  g_clear_error (error);
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                _("The value “%s” does not stand for a queue"),
                g_variant_get_type_string (reference));
@@ -464,7 +480,96 @@ give_slot (MpQueue *self)
       ;
 }
 
+/* ---- placing an item: in the ring, or through the socket --------------------- */
+
+typedef enum
+{
+  PLACED,
+  NO_RING_ROOM,
+  NO_SOCKET_ROOM,
+  PLACE_FAILED,
+} PlaceResult;
+
+/* Whether @value goes in the ring itself: small, and no descriptors. */
+static gboolean
+goes_inline (MpQueue  *self,
+             GVariant *value)
+{
+  const char *type = g_variant_get_type_string (value);
+
+  return strlen (type) <= MP_RING_MAX_TYPE_LEN &&
+         strchr (type, 'h') == NULL &&
+         g_variant_get_size (value) <= mp_ring_get_max_record (self->ring);
+}
+
+static void
+store_value (gpointer dest,
+             gpointer value)
+{
+  g_variant_store (value, dest);
+}
+
+/* Puts @message in the ring, or sends it and puts its marker, in one
+ * step under the writers' lock: markers and datagrams keep one order. */
+static PlaceResult
+place (MpQueue    *self,
+       MpMessage  *message,
+       GError    **error)
+{
+  GVariant *value = message->body;
+  PlaceResult result = PLACED;
+
+  if (!mp_ring_lock_writers (self->ring, error))
+    return PLACE_FAILED;
+
+  if (goes_inline (self, value))
+    {
+      const char *type = g_variant_get_type_string (value);
+      gsize size = g_variant_get_size (value);
+
+      if (mp_ring_has_room (self->ring, strlen (type), size))
+        mp_ring_write (self->ring, TAG_VALUE, type, size, store_value, value);
+      else
+        result = NO_RING_ROOM;
+    }
+  else if (!mp_ring_has_room (self->ring, 0, sizeof (guint32)))
+    result = NO_RING_ROOM;
+  else
+    {
+      g_autoptr(GError) send_error = NULL;
+      guint32 serial = mp_ring_next_serial (self->ring);
+
+      message->serial = serial;
+      if (mp_channel_send_full (self->put_end, message, FALSE, NULL, &send_error))
+        mp_ring_write (self->ring, TAG_MARKER, NULL, sizeof serial, NULL, &serial);
+      else if (g_error_matches (send_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        result = NO_SOCKET_ROOM;
+      else
+        {
+          g_propagate_error (error, g_steal_pointer (&send_error));
+          result = PLACE_FAILED;
+        }
+    }
+
+  mp_ring_unlock_writers (self->ring);
+  return result;
+}
+
 /* ---- the feeder ------------------------------------------------------------ */
+
+static gboolean
+wait_for_room (MpQueue     *self,
+               MpMessage   *message,
+               PlaceResult  why,
+               GError     **error)
+{
+  if (why == NO_SOCKET_ROOM)
+    return mp_wait_fd (mp_channel_get_fd (self->put_end), G_IO_OUT, -1, NULL, error);
+  if (goes_inline (self, message->body))
+    return mp_ring_wait_room (self->ring, strlen (g_variant_get_type_string (message->body)),
+                              g_variant_get_size (message->body), -1, NULL, error);
+  return mp_ring_wait_room (self->ring, 0, sizeof (guint32), -1, NULL, error);
+}
 
 static gpointer
 feeder_thread (gpointer data)
@@ -476,10 +581,15 @@ feeder_thread (gpointer data)
     {
       MpMessage *message = g_queue_peek_head (&self->overflow);
       g_autoptr(GError) error = NULL;
+      PlaceResult result;
 
-      /* Send unlocked: producers keep appending meanwhile. */
+      /* Unlocked: producers keep appending meanwhile. */
       g_mutex_unlock (&self->lock);
-      if (!mp_channel_send (self->put_end, message, NULL, &error))
+      while ((result = place (self, message, &error)) == NO_RING_ROOM ||
+             result == NO_SOCKET_ROOM)
+        if (!wait_for_room (self, message, result, &error))
+          break;
+      if (error != NULL)
         {
           /* The item is lost to the queue: count it out again. */
           g_warning ("libmp: an item could not be put in a queue: %s", error->message);
@@ -502,33 +612,26 @@ feeder_thread (gpointer data)
   return NULL;
 }
 
-/* Sends @message now if the socket takes it and nothing waits before it;
+/* Places @message now if there is room and nothing waits before it;
  * otherwise leaves it to the feeder. Takes @message. */
 static gboolean
 enqueue (MpQueue    *self,
          MpMessage  *message,
          GError    **error)
 {
-  g_autoptr(GError) send_error = NULL;
-
   g_mutex_lock (&self->lock);
   if (g_queue_is_empty (&self->overflow))
     {
-      if (mp_channel_send_full (self->put_end, message, FALSE, NULL, &send_error))
+      PlaceResult result = place (self, message, error);
+
+      if (result == PLACED || result == PLACE_FAILED)
         {
           g_mutex_unlock (&self->lock);
           mp_message_free (message);
-          return TRUE;
-        }
-      if (!g_error_matches (send_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        {
-          g_mutex_unlock (&self->lock);
-          mp_message_free (message);
-          g_propagate_error (error, g_steal_pointer (&send_error));
-          return FALSE;
+          return result == PLACED;
         }
     }
-  /* Sent later: its descriptors must not depend on the caller's. */
+  /* Placed later: its descriptors must not depend on the caller's. */
   if (!mp_message_own_handles (message, error))
     {
       g_mutex_unlock (&self->lock);
@@ -611,16 +714,21 @@ check_open (MpQueue  *self,
   return TRUE;
 }
 
+static void
+signal_done (MpQueue *self)
+{
+  guint64 one = 1;
+
+  while (write (self->done_fd, &one, sizeof one) < 0 && errno == EINTR)
+    ;
+}
+
 /* One item less unfinished; the last one signals the joiners. */
 static void
 mark_done (MpQueue *self)
 {
-  if (g_atomic_int_dec_and_test (&self->shared->unfinished))
-    {
-      guint64 one = 1;
-      while (write (self->done_fd, &one, sizeof one) < 0 && errno == EINTR)
-        ;
-    }
+  if (__atomic_sub_fetch (&self->shared->unfinished, 1, __ATOMIC_SEQ_CST) == 0)
+    signal_done (self);
 }
 
 static gboolean
@@ -631,7 +739,7 @@ put_taken_slot (MpQueue   *self,
   MpMessage *message = mp_message_new (MP_WIRE_KIND_VALUE, g_variant_ref (value));
 
   g_atomic_int_inc (&self->shared->size);
-  if (g_atomic_int_add (&self->shared->unfinished, 1) == 0)
+  if (__atomic_fetch_add (&self->shared->unfinished, 1, __ATOMIC_SEQ_CST) == 0)
     {
       /* Not all done any more: take the "done" signal back. */
       guint64 count;
@@ -671,41 +779,135 @@ mp_queue_put (MpQueue       *self,
               GCancellable  *cancellable,
               GError       **error)
 {
+  g_autoptr(GVariant) owned = NULL;
+
   g_return_val_if_fail (MP_IS_QUEUE (self), FALSE);
   g_return_val_if_fail (value != NULL, FALSE);
 
-  g_variant_ref_sink (value);
+  owned = g_variant_ref_sink (value);
   if (!check_open (self, error) || !take_slot (self, block, timeout, cancellable, error))
-    {
-      g_variant_unref (value);
-      return FALSE;
-    }
-  {
-    gboolean ok = put_taken_slot (self, value, error);
-    g_variant_unref (value);
-    return ok;
-  }
+    return FALSE;
+  return put_taken_slot (self, owned, error);
 }
 
+/* The value of a ring record, checked as the wire checks a message. */
 static GVariant *
-taken (MpQueue   *self,
-       MpMessage *message,
-       GError   **error)
+value_from_record (MpRingRecord  *record,
+                   GError       **error)
 {
-  GVariant *value;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  if (!g_variant_type_string_is_valid (record->type) ||
+      !g_variant_type_is_definite (G_VARIANT_TYPE (record->type)))
+    goto bad;
+  bytes = g_bytes_new (record->data, record->size);
+  value = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (record->type), bytes, FALSE));
+  /* Bytes are always in normal form; GLib would check them one by one. */
+  if (!g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING) && !g_variant_is_normal_form (value))
+    goto bad;
+  return g_steal_pointer (&value);
+
+bad:
+  g_set_error_literal (error, MP_ERROR, MP_ERROR_PROTOCOL,
+                       _("The shared memory of a queue held a malformed item"));
+  return NULL;
+}
+
+/* The datagram a marker stands for. Datagrams older than @serial were
+ * sent by producers that died before they wrote the marker, or were left
+ * by consumers that died after they took it: they are dropped. */
+static MpMessage *
+receive_marked (MpQueue  *self,
+                guint32   serial,
+                GError  **error)
+{
+  for (;;)
+    {
+      g_autoptr(GError) receive_error = NULL;
+      MpMessage *message = mp_channel_receive (self->get_end, 0, NULL, &receive_error);
+
+      if (message == NULL)
+        {
+          /* A frame that is not one is refused and the next one read;
+           * the socket is shared, so it stays open. */
+          if (g_error_matches (receive_error, MP_ERROR, MP_ERROR_PROTOCOL))
+            continue;
+          if (g_error_matches (receive_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+            g_set_error_literal (error, MP_ERROR, MP_ERROR_PROTOCOL,
+                                 _("An item of the queue was missing from its socket"));
+          else
+            g_propagate_error (error, g_steal_pointer (&receive_error));
+          return NULL;
+        }
+      if ((gint32) (message->serial - serial) < 0)
+        {
+          mp_message_free (message);
+          continue;
+        }
+      if (message->serial != serial || message->kind != MP_WIRE_KIND_VALUE)
+        {
+          g_set_error (error, MP_ERROR, MP_ERROR_PROTOCOL,
+                       _("A queue received an unexpected “%s” message"),
+                       mp_wire_kind_to_string (message->kind));
+          mp_message_free (message);
+          return NULL;
+        }
+      return message;
+    }
+}
+
+/* Takes the oldest item: the value, or NULL with @error set, or NULL
+ * without an error when the queue is empty. */
+static GVariant *
+take (MpQueue  *self,
+      GError  **error)
+{
+  MpRingRecord record;
+  GVariant *value = NULL;
+  int found;
+
+  if (!mp_ring_lock_readers (self->ring, error))
+    return NULL;
+  found = mp_ring_peek (self->ring, &record, error);
+  if (found <= 0)
+    {
+      mp_ring_unlock_readers (self->ring);
+      return NULL;
+    }
+
+  if (record.tag == TAG_VALUE)
+    {
+      value = value_from_record (&record, error);
+      mp_ring_consume (self->ring);
+    }
+  else if (record.tag == TAG_MARKER && record.size == sizeof (guint32))
+    {
+      guint32 serial;
+      MpMessage *message;
+
+      memcpy (&serial, record.data, sizeof serial);
+      /* Gone from the ring before the socket is read: a consumer killed
+       * in between loses that item, never gets the next one's. */
+      mp_ring_consume (self->ring);
+      message = receive_marked (self, serial, error);
+      if (message != NULL)
+        {
+          value = g_variant_ref (message->body);
+          mp_message_free (message);
+        }
+    }
+  else
+    {
+      mp_ring_consume (self->ring);
+      g_set_error (error, MP_ERROR, MP_ERROR_PROTOCOL,
+                   _("The shared memory of a queue held a record of unknown kind %u"),
+                   record.tag);
+    }
+  mp_ring_unlock_readers (self->ring);
 
   g_atomic_int_add (&self->shared->size, -1);
   give_slot (self);
-  if (message->kind != MP_WIRE_KIND_VALUE)
-    {
-      g_set_error (error, MP_ERROR, MP_ERROR_PROTOCOL,
-                   _("A queue received an unexpected “%s” message"),
-                   mp_wire_kind_to_string (message->kind));
-      mp_message_free (message);
-      return NULL;
-    }
-  value = g_variant_ref (message->body);
-  mp_message_free (message);
   return value;
 }
 
@@ -730,41 +932,66 @@ mp_queue_get (MpQueue       *self,
               GCancellable  *cancellable,
               GError       **error)
 {
-  g_autoptr(GError) local_error = NULL;
-  MpMessage *message;
+  gint64 deadline = block ? mp_deadline_from_timeout (timeout) : 0;
 
   g_return_val_if_fail (MP_IS_QUEUE (self), NULL);
 
-  message = mp_channel_receive (self->get_end, block ? timeout : 0, cancellable, &local_error);
-  if (message == NULL)
+  for (;;)
     {
-      if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-        g_set_error_literal (error, G_IO_ERROR, block ? G_IO_ERROR_TIMED_OUT : G_IO_ERROR_WOULD_BLOCK,
-                             block ? _("The queue stayed empty until the timeout")
-                                   : _("The queue is empty"));
-      else
-        g_propagate_error (error, g_steal_pointer (&local_error));
-      return NULL;
+      g_autoptr(GError) local_error = NULL;
+      GVariant *value = take (self, &local_error);
+
+      if (value != NULL)
+        return value;
+      if (local_error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      if (!block)
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                               _("The queue is empty"));
+          return NULL;
+        }
+      if (!mp_ring_wait_items (self->ring, deadline, cancellable, &local_error))
+        {
+          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+            g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                                 _("The queue stayed empty until the timeout"));
+          else
+            g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
     }
-  return taken (self, message, error);
+}
+
+/* TRUE once the task is returned: with an item or an error. */
+static gboolean
+get_ready (GTask *task)
+{
+  MpQueue *self = g_task_get_source_object (task);
+  GError *error = NULL;
+  GVariant *value;
+
+  mp_ring_clear_items_fd (self->ring);
+  value = take (self, &error);
+  if (value != NULL)
+    g_task_return_pointer (task, value, (GDestroyNotify) g_variant_unref);
+  else if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    return FALSE;
+  return TRUE;
 }
 
 static void
-get_ready_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+stop_waiting (gpointer data)
 {
-  g_autoptr(GTask) task = user_data;
-  MpQueue *self = g_task_get_source_object (task);
-  GError *error = NULL;
-  MpMessage *message;
-  GVariant *value;
+  MpQueue *self = data;
 
-  message = mp_channel_receive_finish (MP_CHANNEL (source), result, &error);
-  if (message == NULL || (value = taken (self, message, &error)) == NULL)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, value, (GDestroyNotify) g_variant_unref);
+  mp_ring_remove_reader_waiter (self->ring);
+  g_object_unref (self);
 }
 
 /**
@@ -783,7 +1010,7 @@ mp_queue_get_async (MpQueue             *self,
                     GAsyncReadyCallback  callback,
                     gpointer             user_data)
 {
-  GTask *task;
+  g_autoptr(GTask) task = NULL;
 
   g_return_if_fail (MP_IS_QUEUE (self));
 
@@ -791,7 +1018,13 @@ mp_queue_get_async (MpQueue             *self,
   g_task_set_source_tag (task, mp_queue_get_async);
   /* An item taken is delivered, cancelled or not: nothing is lost. */
   g_task_set_check_cancellable (task, FALSE);
-  mp_channel_receive_async (self->get_end, cancellable, get_ready_cb, task);
+
+  /* Counted as a waiter before the last look, so that a producer either
+   * is seen to have put something or sees this waiter. */
+  mp_ring_add_reader_waiter (self->ring);
+  g_object_set_data_full (G_OBJECT (task), "mp-queue-waiter", g_object_ref (self), stop_waiting);
+  if (!get_ready (task))
+    mp_task_wait_fd (task, mp_ring_get_items_fd (self->ring), G_IO_IN, get_ready, "[mp] queue get");
 }
 
 /**
@@ -894,6 +1127,12 @@ mp_queue_put_finish (MpQueue       *self,
 
 /* ---- sizes, close, JoinableQueue -------------------------------------------- */
 
+static gint64
+unfinished (MpQueue *self)
+{
+  return __atomic_load_n (&self->shared->unfinished, __ATOMIC_SEQ_CST);
+}
+
 /**
  * mp_queue_qsize:
  * @self: an #MpQueue
@@ -978,13 +1217,13 @@ gboolean
 mp_queue_task_done (MpQueue  *self,
                     GError  **error)
 {
-  gint32 old;
+  gint64 old;
 
   g_return_val_if_fail (MP_IS_QUEUE (self), FALSE);
 
   do
     {
-      old = g_atomic_int_get (&self->shared->unfinished);
+      old = __atomic_load_n (&self->shared->unfinished, __ATOMIC_SEQ_CST);
       if (old <= 0)
         {
           g_set_error_literal (error, MP_ERROR, MP_ERROR_INVALID_STATE,
@@ -992,14 +1231,11 @@ mp_queue_task_done (MpQueue  *self,
           return FALSE;
         }
     }
-  while (!g_atomic_int_compare_and_exchange (&self->shared->unfinished, old, old - 1));
+  while (!__atomic_compare_exchange_n (&self->shared->unfinished, &old, old - 1, FALSE,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
 
   if (old == 1)
-    {
-      guint64 one = 1;
-      while (write (self->done_fd, &one, sizeof one) < 0 && errno == EINTR)
-        ;
-    }
+    signal_done (self);
   return TRUE;
 }
 
@@ -1027,7 +1263,7 @@ mp_queue_join (MpQueue       *self,
   g_return_val_if_fail (MP_IS_QUEUE (self), FALSE);
 
   /* The "done" eventfd stays readable while nothing is unfinished. */
-  while (g_atomic_int_get (&self->shared->unfinished) > 0)
+  while (unfinished (self) > 0)
     {
       g_autoptr(GError) wait_error = NULL;
 
@@ -1040,12 +1276,12 @@ mp_queue_join (MpQueue       *self,
             g_propagate_error (error, g_steal_pointer (&wait_error));
           return FALSE;
         }
-      if (g_atomic_int_get (&self->shared->unfinished) > 0)
+      if (unfinished (self) > 0)
         {
           /* Readable but not done: a put is taking the signal back. Wait
            * for it to go, not in a busy loop. */
           GPollFD pfd = { self->done_fd, G_IO_IN, 0 };
-          while (g_atomic_int_get (&self->shared->unfinished) > 0 && g_poll (&pfd, 1, 0) > 0)
+          while (unfinished (self) > 0 && g_poll (&pfd, 1, 0) > 0)
             g_thread_yield ();
         }
     }
@@ -1057,7 +1293,7 @@ join_ready (GTask *task)
 {
   MpQueue *self = g_task_get_source_object (task);
 
-  if (g_atomic_int_get (&self->shared->unfinished) > 0)
+  if (unfinished (self) > 0)
     return FALSE;
   g_task_return_boolean (task, TRUE);
   return TRUE;

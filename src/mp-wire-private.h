@@ -43,7 +43,7 @@ typedef struct
   guint16 kind;
   guint16 flags;
   guint32 n_fds;      /* descriptors carried, the payload memfd included */
-  guint32 reserved;   /* zero */
+  guint32 serial;     /* the sender's number for the message, carried as is */
   guint64 body_size;  /* bytes of the serialized body, inline or in the memfd */
 } MpWireHeader;
 
@@ -55,6 +55,7 @@ typedef struct
   GVariant   *body;   /* never NULL */
   GArray     *fds;    /* of int; -1 where a descriptor was stolen */
   GArray     *owned;  /* of int: copies the body's handles name, see below */
+  guint32     serial; /* the sender's number: the wire only carries it */
 } MpMessage;
 
 MpMessage  *mp_message_new        (MpWireKind  kind,

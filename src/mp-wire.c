@@ -359,7 +359,7 @@ mp_wire_decode (const guint8  *frame,
     }
   memcpy (&header, frame, sizeof header);
 
-  if (header.magic != MP_WIRE_MAGIC || header.reserved != 0)
+  if (header.magic != MP_WIRE_MAGIC)
     {
       g_set_error (error, MP_ERROR, MP_ERROR_PROTOCOL,
                    _("Malformed message: bad frame header"));
@@ -435,6 +435,7 @@ mp_wire_decode (const guint8  *frame,
       }
 
     message = mp_message_new (header.kind, g_steal_pointer (&body));
+    message->serial = header.serial;
     for (guint i = 0; i < n_plain_fds; i++)
       if (plain[i] >= 0)
         g_array_append_val (message->fds, plain[i]);
@@ -821,6 +822,7 @@ mp_channel_send_full (MpChannel     *self,
     }
 
   header.kind = message->kind;
+  header.serial = message->serial;
   header.body_size = g_variant_get_size (wrapper);
   iov[0].iov_base = &header;
   iov[0].iov_len = sizeof header;

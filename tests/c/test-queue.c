@@ -7,9 +7,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <mp.h>
+#include "mp-ring-private.h"
 
 #include "test-util.h"
 
@@ -344,28 +346,64 @@ test_task_done_too_often (void)
   g_assert_error (error, MP_ERROR, MP_ERROR_INVALID_STATE);
 }
 
-/* A garbage frame from a broken producer is refused, and the queue that
- * other processes share stays usable. */
+/* A garbage frame from a broken producer is skipped, and a malformed
+ * record in the shared memory is MP_ERROR_PROTOCOL: the queue that other
+ * processes share stays usable, and the good items around them arrive. */
 static void
-test_bad_frame_keeps_queue (void)
+test_bad_input_keeps_queue (void)
 {
   g_autoptr(MpQueue) q = new_queue (0);
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) ref = g_variant_ref_sink (mp_queue_to_variant (q));
   g_autoptr(GVariant) v = NULL;
+  g_autofree guint8 *big = g_malloc0 (200 * 1024);
   const char garbage[] = "this is not a frame at all, not even close";
-  gint32 put_fd;
+  gint32 put_fd, ring_fd;
+  guint8 *map;
 
+  /* Garbage in the socket, then an item that travels through it. */
   g_variant_get_child (ref, 1, "h", &put_fd);
   g_assert_cmpint (send (put_fd, garbage, sizeof garbage, 0), ==, sizeof garbage);
-  mp_queue_put (q, g_variant_new_string ("after"), TRUE, -1, NULL, NULL);
+  big[12345] = 7;
+  g_assert_true (mp_queue_put (q, g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, big, 200 * 1024, 1),
+                               TRUE, -1, NULL, &error));
+  g_assert_true (mp_queue_put (q, g_variant_new_string ("after"), TRUE, -1, NULL, &error));
+  v = mp_queue_get (q, TRUE, 60, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_get_size (v), ==, 200 * 1024);
+  g_assert_cmpuint (((const guint8 *) g_variant_get_data (v))[12345], ==, 7);
+  g_clear_pointer (&v, g_variant_unref);
+  v = mp_queue_get (q, TRUE, 60, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "after");
+  g_clear_pointer (&v, g_variant_unref);
 
+  /* A record whose type string is not a type. The records start at
+   * MP_RING_HEADER_SIZE; the first free one is where the next put goes,
+   * so put one, break it, and take it. */
+  g_variant_get_child (ref, 3, "h", &ring_fd);
+  map = mmap (NULL, MP_RING_HEADER_SIZE + MP_RING_DEFAULT_CAPACITY, PROT_READ | PROT_WRITE,
+              MAP_SHARED, ring_fd, 0);
+  g_assert_true (map != MAP_FAILED);
+  g_assert_true (mp_queue_put (q, g_variant_new_string ("broken"), TRUE, -1, NULL, &error));
+  g_assert_true (mp_queue_put (q, g_variant_new_string ("fine"), TRUE, -1, NULL, &error));
+  {
+    /* Two records so far, each a header of 8 bytes, the type string,
+     * the data, both 8-aligned: the marker (8 + 0 + 8 = 16) and "after"
+     * (8 + 8 + 8 = 24); "broken" is the third. */
+    guint8 *record = map + MP_RING_HEADER_SIZE + 40;
+    g_assert_cmpint (record[5], ==, 1);       /* type length */
+    g_assert_cmpint (record[8], ==, 's');
+    record[8] = '(';
+  }
   g_assert_null (mp_queue_get (q, TRUE, 60, NULL, &error));
   g_assert_error (error, MP_ERROR, MP_ERROR_PROTOCOL);
   g_clear_error (&error);
   v = mp_queue_get (q, TRUE, 60, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "after");
+  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "fine");
+  g_assert_cmpint (mp_queue_qsize (q), ==, 0);
+  munmap (map, MP_RING_HEADER_SIZE + MP_RING_DEFAULT_CAPACITY);
 }
 
 /* Found by review: an item waiting in the feeder keeps its own copy of
@@ -576,7 +614,7 @@ main (int   argc,
   g_test_add_func ("/queue/async-cancel", test_async_cancel);
   g_test_add_func ("/queue/backlog-keeps-handles", test_backlog_keeps_handles);
   g_test_add_func ("/queue/fork-during-backlog", test_fork_during_backlog);
-  g_test_add_func ("/queue/bad-frame-keeps-queue", test_bad_frame_keeps_queue);
+  g_test_add_func ("/queue/bad-input-keeps-queue", test_bad_input_keeps_queue);
   g_test_add_func ("/queue/fork/1gib", test_1gib);
   test_add_per_method ("queue", "many-to-many", test_many_to_many);
   test_add_per_method ("queue", "idle-consumer-killed", test_idle_consumer_killed);

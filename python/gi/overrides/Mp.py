@@ -99,7 +99,7 @@ def from_variant(value):
     t = value.get_type_string()
     if t == "(sh)" and value.get_child_value(0).get_string().startswith("mp:pipe"):
         return Mp.Pipe.new_from_variant(value)
-    if t == "(shhhhhi)" and value.get_child_value(0).get_string() == "mp:queue":
+    if t.startswith("(sh") and value.get_child_value(0).get_string() == "mp:queue":
         return Mp.Queue.new_from_variant(value)
     if t == "ay":
         return value.get_data_as_bytes().get_data() or b""
