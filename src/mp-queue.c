@@ -64,14 +64,18 @@ enum {
   TAG_MARKER,      /* the next value is the socket's datagram with this serial */
 };
 
-/* The queue's own counters, in the ring's user area. */
+/* The queue's own counters, in the ring's user area. Each is written by
+ * one side only, on its own cache line: producers and consumers on two
+ * cores do not fight over one line at every item. qsize() is
+ * accepted - taken, the unfinished items of a JoinableQueue are
+ * accepted - done. */
 typedef struct
 {
   guint32 magic;
   gint32  maxsize;
-  gint32  size;        /* items put and not yet taken */
-  gint32  pad;
-  gint64  unfinished;  /* items put and not yet task_done() */
+  _Alignas (64) gint64 accepted;  /* items put() accepted, not lost */
+  _Alignas (64) gint64 taken;     /* items got */
+  _Alignas (64) gint64 done;      /* task_done() calls */
 } Shared;
 
 G_STATIC_ASSERT (sizeof (Shared) <= MP_RING_USER_AREA_SIZE);
@@ -110,7 +114,7 @@ static void flush_all_queues (void);
 static gboolean create_resources (int maxsize, int out[N_FDS], GError **error);
 static gboolean queue_attach (MpQueue *self, int maxsize, int fds[N_FDS], GError **error);
 static void forget_feeders (void);
-static void mark_done (MpQueue *self);
+static void count_lost (MpQueue *self);
 static void give_slot (MpQueue *self);
 
 static void
@@ -509,14 +513,15 @@ store_value (gpointer dest,
   g_variant_store (value, dest);
 }
 
-/* Puts @message in the ring, or sends it and puts its marker, in one
- * step under the writers' lock: markers and datagrams keep one order. */
+/* Puts @value in the ring, or sends it and puts its marker, in one step
+ * under the writers' lock: markers and datagrams keep one order. The
+ * message for the socket is made when needed (@message). */
 static PlaceResult
 place (MpQueue    *self,
-       MpMessage  *message,
+       GVariant   *value,
+       MpMessage **message,
        GError    **error)
 {
-  GVariant *value = message->body;
   PlaceResult result = PLACED;
 
   if (!mp_ring_lock_writers (self->ring, error))
@@ -539,8 +544,10 @@ place (MpQueue    *self,
       g_autoptr(GError) send_error = NULL;
       guint32 serial = mp_ring_next_serial (self->ring);
 
-      message->serial = serial;
-      if (mp_channel_send_full (self->put_end, message, FALSE, NULL, &send_error))
+      if (*message == NULL)
+        *message = mp_message_new (MP_WIRE_KIND_VALUE, g_variant_ref (value));
+      (*message)->serial = serial;
+      if (mp_channel_send_full (self->put_end, *message, FALSE, NULL, &send_error))
         mp_ring_write (self->ring, TAG_MARKER, NULL, sizeof serial, NULL, &serial);
       else if (g_error_matches (send_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         result = NO_SOCKET_ROOM;
@@ -585,7 +592,7 @@ feeder_thread (gpointer data)
 
       /* Unlocked: producers keep appending meanwhile. */
       g_mutex_unlock (&self->lock);
-      while ((result = place (self, message, &error)) == NO_RING_ROOM ||
+      while ((result = place (self, message->body, &message, &error)) == NO_RING_ROOM ||
              result == NO_SOCKET_ROOM)
         if (!wait_for_room (self, message, result, &error))
           break;
@@ -593,8 +600,7 @@ feeder_thread (gpointer data)
         {
           /* The item is lost to the queue: count it out again. */
           g_warning ("libmp: an item could not be put in a queue: %s", error->message);
-          g_atomic_int_add (&self->shared->size, -1);
-          mark_done (self);
+          count_lost (self);
           give_slot (self);
         }
       g_mutex_lock (&self->lock);
@@ -612,25 +618,29 @@ feeder_thread (gpointer data)
   return NULL;
 }
 
-/* Places @message now if there is room and nothing waits before it;
- * otherwise leaves it to the feeder. Takes @message. */
+/* Places @value now if there is room and nothing waits before it;
+ * otherwise leaves it to the feeder. */
 static gboolean
 enqueue (MpQueue    *self,
-         MpMessage  *message,
+         GVariant   *value,
          GError    **error)
 {
+  MpMessage *message = NULL;
+
   g_mutex_lock (&self->lock);
   if (g_queue_is_empty (&self->overflow))
     {
-      PlaceResult result = place (self, message, error);
+      PlaceResult result = place (self, value, &message, error);
 
       if (result == PLACED || result == PLACE_FAILED)
         {
           g_mutex_unlock (&self->lock);
-          mp_message_free (message);
+          g_clear_pointer (&message, mp_message_free);
           return result == PLACED;
         }
     }
+  if (message == NULL)
+    message = mp_message_new (MP_WIRE_KIND_VALUE, g_variant_ref (value));
   /* Placed later: its descriptors must not depend on the caller's. */
   if (!mp_message_own_handles (message, error))
     {
@@ -723,11 +733,30 @@ signal_done (MpQueue *self)
     ;
 }
 
-/* One item less unfinished; the last one signals the joiners. */
+/* Counted before it is placed, so that a consumer never sees more taken
+ * than accepted. */
 static void
-mark_done (MpQueue *self)
+count_accepted (MpQueue *self)
 {
-  if (__atomic_sub_fetch (&self->shared->unfinished, 1, __ATOMIC_SEQ_CST) == 0)
+  gint64 before = __atomic_fetch_add (&self->shared->accepted, 1, __ATOMIC_SEQ_CST);
+
+  if (before == __atomic_load_n (&self->shared->done, __ATOMIC_SEQ_CST))
+    {
+      /* Not all done any more: take the "done" signal back. */
+      guint64 count;
+      while (read (self->done_fd, &count, sizeof count) < 0 && errno == EINTR)
+        ;
+    }
+}
+
+/* An accepted item that never made it in: no longer counted; if it was
+ * the last unfinished one, the joiners are told. */
+static void
+count_lost (MpQueue *self)
+{
+  gint64 now = __atomic_sub_fetch (&self->shared->accepted, 1, __ATOMIC_SEQ_CST);
+
+  if (now == __atomic_load_n (&self->shared->done, __ATOMIC_SEQ_CST))
     signal_done (self);
 }
 
@@ -736,20 +765,10 @@ put_taken_slot (MpQueue   *self,
                 GVariant  *value,
                 GError   **error)
 {
-  MpMessage *message = mp_message_new (MP_WIRE_KIND_VALUE, g_variant_ref (value));
-
-  g_atomic_int_inc (&self->shared->size);
-  if (__atomic_fetch_add (&self->shared->unfinished, 1, __ATOMIC_SEQ_CST) == 0)
+  count_accepted (self);
+  if (!enqueue (self, value, error))
     {
-      /* Not all done any more: take the "done" signal back. */
-      guint64 count;
-      while (read (self->done_fd, &count, sizeof count) < 0 && errno == EINTR)
-        ;
-    }
-  if (!enqueue (self, message, error))
-    {
-      g_atomic_int_add (&self->shared->size, -1);
-      mark_done (self);
+      count_lost (self);
       give_slot (self);
       return FALSE;
     }
@@ -906,7 +925,7 @@ take (MpQueue  *self,
     }
   mp_ring_unlock_readers (self->ring);
 
-  g_atomic_int_add (&self->shared->size, -1);
+  __atomic_add_fetch (&self->shared->taken, 1, __ATOMIC_RELAXED);
   give_slot (self);
   return value;
 }
@@ -1130,7 +1149,8 @@ mp_queue_put_finish (MpQueue       *self,
 static gint64
 unfinished (MpQueue *self)
 {
-  return __atomic_load_n (&self->shared->unfinished, __ATOMIC_SEQ_CST);
+  return __atomic_load_n (&self->shared->accepted, __ATOMIC_SEQ_CST) -
+         __atomic_load_n (&self->shared->done, __ATOMIC_SEQ_CST);
 }
 
 /**
@@ -1144,7 +1164,10 @@ int
 mp_queue_qsize (MpQueue *self)
 {
   g_return_val_if_fail (MP_IS_QUEUE (self), 0);
-  return MAX (0, g_atomic_int_get (&self->shared->size));
+  gint64 taken = __atomic_load_n (&self->shared->taken, __ATOMIC_RELAXED);
+  gint64 accepted = __atomic_load_n (&self->shared->accepted, __ATOMIC_RELAXED);
+
+  return (int) CLAMP (accepted - taken, 0, G_MAXINT);
 }
 
 /**
@@ -1221,20 +1244,20 @@ mp_queue_task_done (MpQueue  *self,
 
   g_return_val_if_fail (MP_IS_QUEUE (self), FALSE);
 
+  old = __atomic_load_n (&self->shared->done, __ATOMIC_SEQ_CST);
   do
     {
-      old = __atomic_load_n (&self->shared->unfinished, __ATOMIC_SEQ_CST);
-      if (old <= 0)
+      if (old >= __atomic_load_n (&self->shared->accepted, __ATOMIC_SEQ_CST))
         {
           g_set_error_literal (error, MP_ERROR, MP_ERROR_INVALID_STATE,
                                _("task_done() called more times than items were put"));
           return FALSE;
         }
     }
-  while (!__atomic_compare_exchange_n (&self->shared->unfinished, &old, old - 1, FALSE,
+  while (!__atomic_compare_exchange_n (&self->shared->done, &old, old + 1, FALSE,
                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
 
-  if (old == 1)
+  if (old + 1 == __atomic_load_n (&self->shared->accepted, __ATOMIC_SEQ_CST))
     signal_done (self);
   return TRUE;
 }
