@@ -1,7 +1,7 @@
 /* bench-pipe.c: what MpPipe costs between a parent and a child process,
  * next to the floor the kernel sets
  *
- *   bench-pipe [--what pingpong,raw,raw_poll,bytes] [--iterations N]
+ *   bench-pipe [--what pingpong,raw,raw_poll,bytes,memfd_floor] [--iterations N]
  *              [--warmup N] [--block N] [--bytes-iterations N]
  *              [--bytes-warmup N] [--size-mib N] [--start-method M]
  *              [--quick] [--json]
@@ -25,6 +25,17 @@
  *            its three phases: send (mp_pipe_send_bytes returned), recv
  *            (mp_pipe_recv_bytes returned: all of the child's work is in
  *            there) and release (the check and the last unref).
+ * memfd_floor the floor of bytes, set by the kernel: what a round trip of
+ *            libmp's costs at the least. The send copies the bytes into a
+ *            new sealed memfd and the echo relays that memfd back without
+ *            a copy, so a round trip is one fresh memfd: in this one
+ *            process (no child, no socket), memfd_create (MFD_CLOEXEC |
+ *            MFD_ALLOW_SEALING), write() of the same bytes, F_ADD_SEALS
+ *            with libmp's seals, mmap read-only, the check bytes makes,
+ *            munmap, close. One sample is one such memfd; its GB/s is
+ *            counted as a round trip's (2 * size / time), so that the two
+ *            compare. Run after the ping-pongs, in turn with bytes as
+ *            listed.
  *
  * With --block N the ping-pongs asked for take turns in blocks of N round
  * trips, with all their children alive (the others wait in a read), so that
@@ -33,7 +44,8 @@
  *
  * The data are checked: every ping-pong answer must be the value sent; the
  * first (untimed) bytes round trip is compared in full with what was sent,
- * and every timed one has its size and 64 spread positions checked.
+ * and every timed one has its size and 64 spread positions checked;
+ * memfd_floor checks its mappings the same way.
  *
  * The child is started with the default start method (forkserver when
  * mp_init ran single-threaded) unless --start-method says otherwise, and
@@ -47,10 +59,12 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -62,6 +76,8 @@
 
 #define RAW_MESSAGE_SIZE 64
 #define N_CHECKS 64
+/* memfd_floor: the seals src/mp-wire.c puts on a large payload */
+#define MEMFD_SEALS (F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
 
 static gint64
 now_ns (void)
@@ -209,8 +225,8 @@ peer_stop (Peer      *peer,
 enum
 {
   PHASE_SEND,     /* mp_pipe_send_bytes returned: the body is in a sealed memfd, sent */
-  PHASE_RECV,     /* mp_pipe_recv_bytes returned: the child received, validated, copied
-                   * into its own memfd and sent back; this side mapped and validated */
+  PHASE_RECV,     /* mp_pipe_recv_bytes returned: the child received, validated and
+                   * relayed the memfd back (no copy); this side mapped and validated */
   PHASE_RELEASE,  /* the check of 64 positions and the last unref (munmap) */
   N_PHASES
 };
@@ -225,6 +241,7 @@ typedef struct
   GArray     *phases[N_PHASES];   /* double, ms; bytes only */
   const char *start_method;
   guint64     size;        /* bytes: the size of one message */
+  gboolean    baseline;    /* a floor (raw, raw_poll, memfd_floor), not libmp */
 } Measure;
 
 static void
@@ -676,6 +693,74 @@ measure_bytes (Measure        *m,
   return peer_stop (&peer, TRUE, error);
 }
 
+/* write() all of @size, as libmp's write_all: at most 1 GiB a call. */
+static gboolean
+write_all (int            fd,
+           const guint8  *p,
+           gsize          size)
+{
+  while (size > 0)
+    {
+      ssize_t r = write (fd, p, MIN (size, (gsize) 1 << 30));
+
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0)
+        return FALSE;
+      p += r;
+      size -= r;
+    }
+  return TRUE;
+}
+
+/* What no sealed-memfd round trip can beat: the payload in fresh pages of
+ * a new memfd, written, sealed, mapped read-only and checked; no process,
+ * socket or GVariant in the way. */
+static gboolean
+measure_memfd_floor (Measure  *m,
+                     guint64   size,
+                     guint     iterations,
+                     guint     warmup,
+                     GError  **error)
+{
+  g_autoptr(GBytes) payload = make_payload (size);
+  const guint8 *data = g_bytes_get_data (payload, NULL);
+
+  m->size = size;
+  /* At least one untimed memfd: the full check of the data. */
+  warmup = MAX (warmup, 1);
+  for (guint i = 0; i < warmup + iterations; i++)
+    {
+      g_autoptr(GBytes) mapped = NULL;
+      gint64 start = now_ns ();
+      gpointer addr;
+      gboolean good;
+      int fd;
+
+      fd = memfd_create ("bench-floor", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+      if (fd < 0 || !write_all (fd, data, size) || fcntl (fd, F_ADD_SEALS, MEMFD_SEALS) != 0 ||
+          (addr = mmap (NULL, size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+        {
+          int errsv = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                       "memfd_floor: memfd_create/write/seal/mmap: %s", g_strerror (errsv));
+          if (fd >= 0)
+            close (fd);
+          return FALSE;
+        }
+      mapped = g_bytes_new_static (addr, size);
+      good = check_payload (payload, mapped, i == 0, error);
+      g_clear_pointer (&mapped, g_bytes_unref);
+      munmap (addr, size);
+      close (fd);
+      if (!good)
+        return FALSE;
+      if (i >= warmup)
+        add_sample (m, now_ns () - start);
+    }
+  return TRUE;
+}
+
 /* ---- output ------------------------------------------------------------ */
 
 static void
@@ -695,7 +780,7 @@ print_json (Measure *measures,
                                    "\"iterations\": %u, \"mean\": %.6f, \"median\": %.6f, "
                                    "\"min\": %.6f, \"max\": %.6f, \"samples\": [",
                               i ? "," : "", m->name,
-                              g_str_has_prefix (m->name, "raw") ? "baseline" : "libmp",
+                              m->baseline ? "baseline" : "libmp",
                               m->start_method ? m->start_method : "", m->unit, m->size,
                               m->samples->len, s.mean, s.median, s.min, s.max);
       for (guint j = 0; j < m->samples->len; j++)
@@ -723,13 +808,14 @@ static void
 print_table (Measure *measures,
              guint    n)
 {
-  g_print ("%-10s %-11s %7s %11s %11s %11s %11s\n", "what", "method", "n", "mean", "median", "min", "max");
+  g_print ("%-11s %-11s %7s %11s %11s %11s %11s\n", "what", "method", "n", "mean", "median", "min", "max");
   for (guint i = 0; i < n; i++)
     {
       Measure *m = &measures[i];
       Summary s = summarize (m->samples);
 
-      g_print ("%-10s %-11s %7u %8.3f %s %8.3f %s %8.3f %s %8.3f %s", m->name, m->start_method,
+      g_print ("%-11s %-11s %7u %8.3f %s %8.3f %s %8.3f %s %8.3f %s", m->name,
+               m->start_method ? m->start_method : "-",
                m->samples->len, s.mean, m->unit, s.median, m->unit, s.min, m->unit, s.max, m->unit);
       if (m->size > 0 && s.mean > 0)
         g_print ("   %.2f GB/s (2 x %.0f MiB / mean)", 2.0 * m->size / (s.mean / 1e3) / 1e9,
@@ -737,7 +823,7 @@ print_table (Measure *measures,
       g_print ("\n");
       if (m->phases[0] != NULL)
         {
-          g_print ("%-10s   median ms:", "");
+          g_print ("%-11s   median ms:", "");
           for (guint p = 0; p < N_PHASES; p++)
             g_print (" %s %.1f", phase_names[p], summarize (m->phases[p]).median);
           g_print ("\n");
@@ -756,14 +842,14 @@ main (int    argc,
   g_autoptr(GArray) measures = NULL;
   int iterations = -1, warmup = -1, bytes_iterations = -1, bytes_warmup = -1, block = 0;
   g_autoptr(GArray) pps = NULL;
-  int bytes_index = -1;
+  int bytes_index = -1, floor_index = -1;
   double size_mib = -1;
   gboolean quick = FALSE, json = FALSE;
   MpStartMethod method = MP_START_METHOD_DEFAULT;
   GOptionEntry entries[] = {
     { "what", 'm', 0, G_OPTION_ARG_STRING, &what,
-      "What to measure, comma-separated: pingpong, raw, raw_poll, bytes "
-      "(default: pingpong,raw,bytes)", "LIST" },
+      "What to measure, comma-separated: pingpong, raw, raw_poll, bytes, memfd_floor "
+      "(default: pingpong,raw,bytes,memfd_floor)", "LIST" },
     { "iterations", 'n', 0, G_OPTION_ARG_INT, &iterations,
       "Timed ping-pong round trips (default: 20000)", "N" },
     { "warmup", 'w', 0, G_OPTION_ARG_INT, &warmup,
@@ -772,9 +858,9 @@ main (int    argc,
       "Ping-pongs (pingpong, raw, raw_poll) take turns in blocks of N round trips, "
       "all their children alive (default: 0, one after the other)", "N" },
     { "bytes-iterations", 0, 0, G_OPTION_ARG_INT, &bytes_iterations,
-      "Timed bytes round trips (default: 20)", "N" },
+      "Timed bytes round trips, and memfd_floor memfds (default: 20)", "N" },
     { "bytes-warmup", 0, 0, G_OPTION_ARG_INT, &bytes_warmup,
-      "Untimed bytes round trips first, at least 1 (default: 2)", "N" },
+      "Untimed bytes round trips (memfd_floor memfds) first, at least 1 (default: 2)", "N" },
     { "size-mib", 's', 0, G_OPTION_ARG_DOUBLE, &size_mib,
       "Size of a bytes message in MiB (default: 100)", "MIB" },
     { "start-method", 0, 0, G_OPTION_ARG_STRING, &start_method,
@@ -837,10 +923,10 @@ main (int    argc,
       return 2;
     }
 
-  wanted = g_strsplit (what ? what : "pingpong,raw,bytes", ",", -1);
+  wanted = g_strsplit (what ? what : "pingpong,raw,bytes,memfd_floor", ",", -1);
   /* Measures are listed in the order asked for; the ping-pongs run first,
-   * together (see --block), then bytes. The array is not resized once the
-   * ping-pongs point into it. */
+   * together (see --block), then bytes and memfd_floor in that order. The
+   * array is not resized once the ping-pongs point into it. */
   measures = g_array_sized_new (FALSE, TRUE, sizeof (Measure), g_strv_length (wanted));
   pps = g_array_new (FALSE, TRUE, sizeof (PingPong));
   for (guint i = 0; wanted[i] != NULL; i++)
@@ -856,22 +942,30 @@ main (int    argc,
       if (g_str_equal (w, "pingpong"))
         pp.kind = PP_LIBMP, m.name = "pingpong";
       else if (g_str_equal (w, "raw"))
-        pp.kind = PP_RAW, m.name = "raw";
+        pp.kind = PP_RAW, m.name = "raw", m.baseline = TRUE;
       else if (g_str_equal (w, "raw_poll"))
-        pp.kind = PP_RAW_POLL, m.name = "raw_poll";
+        pp.kind = PP_RAW_POLL, m.name = "raw_poll", m.baseline = TRUE;
       else if (g_str_equal (w, "bytes") && bytes_index < 0)
         {
           m.name = "bytes";
           m.unit = "ms";
           bytes_index = measures->len;
         }
+      else if (g_str_equal (w, "memfd_floor") && floor_index < 0)
+        {
+          m.name = "memfd_floor";
+          m.unit = "ms";
+          m.baseline = TRUE;
+          floor_index = measures->len;
+        }
       else
         {
-          g_printerr ("Unknown or repeated measurement “%s” (pingpong, raw, raw_poll, bytes)\n", w);
+          g_printerr ("Unknown or repeated measurement “%s” (pingpong, raw, raw_poll, bytes, "
+                      "memfd_floor)\n", w);
           return 2;
         }
       g_array_append_val (measures, m);
-      if (bytes_index != (int) measures->len - 1)
+      if (bytes_index != (int) measures->len - 1 && floor_index != (int) measures->len - 1)
         {
           pp.m = &g_array_index (measures, Measure, measures->len - 1);
           g_array_append_val (pps, pp);
@@ -885,12 +979,23 @@ main (int    argc,
       g_printerr ("bench-pipe: ping-pong: %s\n", error->message);
       return 1;
     }
-  if (bytes_index >= 0 &&
-      !measure_bytes (&g_array_index (measures, Measure, bytes_index), method,
-                      (guint64) (size_mib * 1048576.0), bytes_iterations, bytes_warmup, &error))
+  for (guint i = 0; i < measures->len; i++)
     {
-      g_printerr ("bench-pipe: bytes: %s\n", error->message);
-      return 1;
+      Measure *m = &g_array_index (measures, Measure, i);
+      guint64 size = (guint64) (size_mib * 1048576.0);
+
+      if ((int) i == bytes_index &&
+          !measure_bytes (m, method, size, bytes_iterations, bytes_warmup, &error))
+        {
+          g_printerr ("bench-pipe: bytes: %s\n", error->message);
+          return 1;
+        }
+      if ((int) i == floor_index &&
+          !measure_memfd_floor (m, size, bytes_iterations, bytes_warmup, &error))
+        {
+          g_printerr ("bench-pipe: memfd_floor: %s\n", error->message);
+          return 1;
+        }
     }
 
   if (json)

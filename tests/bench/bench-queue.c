@@ -1,7 +1,8 @@
 /* bench-queue.c: what MpQueue moves per second between processes, next to
- * the floor a bare SOCK_SEQPACKET socket sets
+ * the floors the kernel sets: a bare SOCK_SEQPACKET socket for small items,
+ * fresh sealed memfds for large ones
  *
- *   bench-queue [--what p1c1,p1c2,bytes,raw,raw_c2,raw_batch,raw_msg]
+ *   bench-queue [--what p1c1,p1c2,bytes,raw,memfd_floor,raw_c2,raw_batch,raw_msg]
  *               [--items N] [--bytes-items N] [--size-mib N] [--repeat N]
  *               [--batch N] [--start-method M] [--quick] [--json]
  *
@@ -31,6 +32,15 @@
  *            recvmsg() into a 64 KiB buffer with room for descriptors and
  *            MSG_CMSG_CLOEXEC. It tells the kernel's share of libmp's extra
  *            time from libmp's own work. For the analysis only.
+ * memfd_floor the floor of bytes, set by the kernel: in this one process
+ *            (no children, no socket), for each of --bytes-items items of
+ *            --size-mib MiB, what libmp's large-payload path does at the
+ *            least: memfd_create (MFD_CLOEXEC | MFD_ALLOW_SEALING), write()
+ *            of the item from a reused buffer (stamped first, as the
+ *            producer's), F_ADD_SEALS with libmp's seals, mmap read-only,
+ *            a read of the 32 words a bytes consumer checks, munmap, close.
+ *            Every item gets fresh pages, as every libmp item does; one
+ *            sample runs from before the first item to after the last.
  *
  * One sample is one run: from the producer's clock just before its first
  * put to the last consumer's clock just after it got its marker (both
@@ -49,7 +59,8 @@
  * one), 16 of the pattern the buffer was filled with. The producer stamps
  * the words into a buffer it reuses once the queue has let go of it (the
  * put copied it into a memfd), or into a new one when the queue still
- * holds it (the feeder thread has it).
+ * holds it (the feeder thread has it). memfd_floor stamps and checks its
+ * items the same way.
  *
  * run-bench-queue.py runs this program and CPython's multiprocessing
  * (bench_queue_cpython.py) in turns and prints the comparison; this program
@@ -83,6 +94,8 @@
 #define N_CHECKS 32              /* words checked in a bytes item: even ones stamped */
 #define STAMP_SEED G_GUINT64_CONSTANT (0x5eed000000000000)
 #define SNDBUF (4 * 1024 * 1024)  /* what MpQueue asks for on its put end */
+/* memfd_floor: the seals src/mp-wire.c puts on a large payload */
+#define MEMFD_SEALS (F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
 
 static gint64
 now_ns (void)
@@ -383,6 +396,7 @@ typedef enum
 {
   M_QUEUE,
   M_RAW,
+  M_MEMFD_FLOOR,
 } MeasureKind;
 
 typedef struct
@@ -882,6 +896,79 @@ out:
   return ok;
 }
 
+/* ---- the memfd floor ------------------------------------------------------ */
+
+/* write() all of @size, as libmp's write_all: at most 1 GiB a call. */
+static gboolean
+write_all (int            fd,
+           const guint8  *p,
+           gsize          size)
+{
+  while (size > 0)
+    {
+      ssize_t r = write_retry (fd, p, MIN (size, (gsize) 1 << 30));
+
+      if (r <= 0)
+        return FALSE;
+      p += r;
+      size -= r;
+    }
+  return TRUE;
+}
+
+/* What no sealed-memfd design can beat: every item in fresh pages of a new
+ * memfd, written, sealed, mapped read-only and spot-read; no process,
+ * socket or GVariant in the way. */
+static gboolean
+measure_memfd_floor_once (Measure  *m,
+                          GError  **error)
+{
+  g_autofree guint8 *data = make_pattern (m->size);   /* faulted in before the clock */
+  gint64 t0, t_end;
+
+  t0 = now_ns ();
+  for (guint64 i = 0; i < m->items; i++)
+    {
+      guint8 *addr;
+      int fd;
+
+      for (guint k = 0; k < N_CHECKS; k += 2)
+        {
+          guint64 w = expected_word (m->size, i, k);
+          memcpy (data + check_offset (m->size, k), &w, 8);
+        }
+      fd = memfd_create ("bench-floor", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+      if (fd < 0)
+        return fail (error, "%s: memfd_create: %s", m->name, g_strerror (errno));
+      if (!write_all (fd, data, m->size) || fcntl (fd, F_ADD_SEALS, MEMFD_SEALS) != 0 ||
+          (addr = mmap (NULL, m->size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
+        {
+          int errsv = errno;
+          close (fd);
+          return fail (error, "%s: write/seal/mmap: %s", m->name, g_strerror (errsv));
+        }
+      /* The consumer's check: every word read through the new mapping. */
+      for (guint k = 0; k < N_CHECKS; k++)
+        {
+          guint64 w;
+
+          memcpy (&w, addr + check_offset (m->size, k), 8);
+          if (w != expected_word (m->size, i, k))
+            {
+              munmap (addr, m->size);
+              close (fd);
+              return fail (error, "%s: item %" G_GUINT64_FORMAT ": word %u is wrong", m->name, i, k);
+            }
+        }
+      munmap (addr, m->size);
+      close (fd);
+    }
+  t_end = now_ns ();
+
+  add_double (m->seconds, (t_end - t0) / 1e9);
+  return TRUE;
+}
+
 /* ---- output ------------------------------------------------------------ */
 
 static void
@@ -912,7 +999,7 @@ print_json (Measure *measures,
                                    "\"size\": %" G_GUINT64_FORMAT ", \"consumers\": %u, \"batch\": %u, "
                                    "\"max_buffers\": %" G_GUINT64_FORMAT ", "
                                    "\"runs\": %u, \"mean\": %.6f, \"median\": %.6f, \"min\": %.6f, \"max\": %.6f",
-                              i ? "," : "", m->name, m->kind == M_RAW ? "baseline" : "libmp",
+                              i ? "," : "", m->name, m->kind == M_QUEUE ? "libmp" : "baseline",
                               m->start_method ? m->start_method : "", m->items, m->size, m->n_consumers,
                               m->batch, m->max_buffers, m->seconds->len, s.mean, s.median, s.min, s.max);
       append_array (out, "samples", m->seconds);
@@ -929,7 +1016,7 @@ static void
 print_table (Measure *measures,
              guint    n)
 {
-  g_print ("%-10s %-11s %9s %5s %10s %10s %14s %14s\n", "what", "method", "items", "runs",
+  g_print ("%-11s %-11s %9s %5s %10s %10s %14s %14s\n", "what", "method", "items", "runs",
            "mean s", "median s", "rate (mean)", "rate (median)");
   for (guint i = 0; i < n; i++)
     {
@@ -938,7 +1025,7 @@ print_table (Measure *measures,
       double unit = m->size ? m->size / 1e9 : 1e-6;   /* GB or M msgs */
       const char *u = m->size ? "GB/s" : "M msg/s";
 
-      g_print ("%-10s %-11s %9" G_GUINT64_FORMAT " %5u %10.4f %10.4f %7.3f %-6s %7.3f %-6s\n",
+      g_print ("%-11s %-11s %9" G_GUINT64_FORMAT " %5u %10.4f %10.4f %7.3f %-6s %7.3f %-6s\n",
                m->name, m->start_method ? m->start_method : "-", m->items, m->seconds->len,
                s.mean, s.median, s.mean > 0 ? m->items * unit / s.mean : 0, u,
                s.median > 0 ? m->items * unit / s.median : 0, u);
@@ -960,12 +1047,12 @@ main (int    argc,
   MpStartMethod method = MP_START_METHOD_DEFAULT;
   GOptionEntry entries[] = {
     { "what", 'm', 0, G_OPTION_ARG_STRING, &what,
-      "What to measure, comma-separated: p1c1, p1c2, bytes, raw, raw_c2, raw_batch, raw_msg "
-      "(default: p1c1,p1c2,bytes,raw)", "LIST" },
+      "What to measure, comma-separated: p1c1, p1c2, bytes, raw, memfd_floor, raw_c2, raw_batch, "
+      "raw_msg (default: p1c1,p1c2,bytes,raw,memfd_floor)", "LIST" },
     { "items", 'n', 0, G_OPTION_ARG_INT, &items,
       "Small items per run of p1c1, p1c2 and the raw floors (default: 200000)", "N" },
     { "bytes-items", 0, 0, G_OPTION_ARG_INT, &bytes_items,
-      "Items per bytes run (default: 50)", "N" },
+      "Items per bytes (and memfd_floor) run (default: 50)", "N" },
     { "size-mib", 's', 0, G_OPTION_ARG_DOUBLE, &size_mib,
       "Size of a bytes item in MiB (default: 10)", "MIB" },
     { "repeat", 'r', 0, G_OPTION_ARG_INT, &repeat,
@@ -1038,7 +1125,7 @@ main (int    argc,
       return 2;
     }
 
-  wanted = g_strsplit (what ? what : "p1c1,p1c2,bytes,raw", ",", -1);
+  wanted = g_strsplit (what ? what : "p1c1,p1c2,bytes,raw,memfd_floor", ",", -1);
   measures = g_array_new (FALSE, TRUE, sizeof (Measure));
   for (guint i = 0; wanted[i] != NULL; i++)
     {
@@ -1064,6 +1151,9 @@ main (int    argc,
         m.size = (guint64) (size_mib * 1048576.0);
       else if (g_str_equal (w, "raw"))
         m.name = "raw", m.kind = M_RAW;
+      else if (g_str_equal (w, "memfd_floor"))
+        m.name = "memfd_floor", m.kind = M_MEMFD_FLOOR, m.items = bytes_items,
+        m.size = (guint64) (size_mib * 1048576.0);
       else if (g_str_equal (w, "raw_c2"))
         m.name = "raw_c2", m.kind = M_RAW, m.n_consumers = 2;
       else if (g_str_equal (w, "raw_batch"))
@@ -1072,7 +1162,8 @@ main (int    argc,
         m.name = "raw_msg", m.kind = M_RAW, m.like_libmp = TRUE;
       else
         {
-          g_printerr ("Unknown measurement “%s” (p1c1, p1c2, bytes, raw, raw_c2, raw_batch, raw_msg)\n", w);
+          g_printerr ("Unknown measurement “%s” (p1c1, p1c2, bytes, raw, memfd_floor, raw_c2, raw_batch, "
+                      "raw_msg)\n", w);
           return 2;
         }
       m.seconds = g_array_new (FALSE, FALSE, sizeof (double));
@@ -1087,7 +1178,8 @@ main (int    argc,
       {
         Measure *m = &g_array_index (measures, Measure, rep % 2 ? measures->len - 1 - j : j);
         gboolean ok = m->kind == M_RAW ? measure_raw_once (m, &error)
-                                       : measure_queue_once (m, method, &error);
+                      : m->kind == M_MEMFD_FLOOR ? measure_memfd_floor_once (m, &error)
+                      : measure_queue_once (m, method, &error);
 
         if (!ok)
           {

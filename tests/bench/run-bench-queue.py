@@ -18,6 +18,10 @@
 #          with two readers on the one socket ("raw_c2").
 #   bytes  1 producer, 1 consumer, --bytes-items (50) items of --size-mib (10)
 #          MiB ("ay" GVariants against bytes objects): GB/s, 1 GB = 1e9 bytes.
+#          Measured by the C program in the same runs, for the analysis: the
+#          kernel's floor ("memfd_floor"), the same items each through a new
+#          sealed memfd (create, write, seal, map read-only, read the checked
+#          words, unmap, close) in one process: what fresh pages cost here.
 #
 # One sample is one run with new children: from the producer's first put to
 # the last consumer's end marker (CLOCK_MONOTONIC on both sides); the starts
@@ -85,7 +89,8 @@ def main():
     parser.add_argument("--taskset", metavar="CPUS",
                         help="run both sides under taskset -c CPUS (their children inherit it)")
     parser.add_argument("--no-analysis", action="store_true",
-                        help="skip the raw_c2 and raw_batch baselines (for the analysis only)")
+                        help="skip the baselines for the analysis only (raw_msg, raw_batch, raw_c2, "
+                             "memfd_floor)")
     parser.add_argument("--quick", action="store_true",
                         help="one round of a few items: checks that it runs, measures nothing")
     parser.add_argument("--json-out", help="also write every sample to this file")
@@ -146,7 +151,10 @@ def main():
                      ("cpython", [args.python, args.cpython_script, "--what", ",".join(py_order)]
                       + common_py)]
         if "bytes" in wanted:
-            jobs += [("libmp", [args.bench, "--what", "bytes"] + common_c),
+            # The floor in the same program, first every other round.
+            c_bytes = ["bytes"] if args.no_analysis else (["bytes", "memfd_floor"] if r % 2 == 0
+                                                          else ["memfd_floor", "bytes"])
+            jobs += [("libmp", [args.bench, "--what", ",".join(c_bytes)] + common_c),
                      ("cpython", [args.python, args.cpython_script, "--what", "bytes"] + common_py)]
         # Rotate the order, and reverse it every other round, so that no
         # measurement always runs first or right after a heavy one.
@@ -287,6 +295,7 @@ def main():
 
     if "bytes" in wanted:
         lib, cpy = stats(("libmp", "bytes")), stats(("cpython", "bytes"))
+        floor = stats(("libmp", "memfd_floor"))
         size = (info.get(("libmp", "bytes")) or info.get(("cpython", "bytes")) or {}).get("size", 0)
         print()
         print(f"3. Bytes: {args.bytes_items} items of {size / 1048576:.0f} MiB, 1 producer, 1 consumer "
@@ -295,7 +304,8 @@ def main():
                   f"{'GB/s median':>11} {'GB/s mean':>9} {'GB/s best':>9}")
         print(header)
         print("  " + "-" * (len(header) - 2))
-        for label, key, s in [("libmp MpQueue, 'ay' GVariant", ("libmp", "bytes"), lib),
+        for label, key, s in [("sealed memfd floor, 1 process", ("libmp", "memfd_floor"), floor),
+                              ("libmp MpQueue, 'ay' GVariant", ("libmp", "bytes"), lib),
                               ("CPython Queue, bytes", ("cpython", "bytes"), cpy)]:
             if s:
                 print(f"  {label:<32} {method_of(key):<11} {s['runs']:>4} {fmt(s['median_s'], 9, 4)} "
@@ -319,13 +329,24 @@ def main():
         print(f"  libmp GB/s     {fmt(res['mean']['libmp_gbps'], 6, 3)}  (mean) "
               f"{fmt(res['median']['libmp_gbps'], 6, 3)}  (median)   target >= {BYTES_MIN_GBPS:.0f} GB/s   "
               f"{res['mean']['verdict_gbps']}/{res['median']['verdict_gbps']}")
+        floor_ratio = floor_round = None
+        if lib and floor:
+            floor_ratio = lib["rate_median"] / floor["rate_median"]
+            floor_round, _ = round_ratio(("libmp", "memfd_floor"), ("libmp", "bytes"))
+            print(f"  libmp/floor    {fmt(floor_ratio, 6, 2)}x (median) {fmt(floor_round, 6, 2)}x "
+                  f"(per round)   the floor: {floor['rate_median']:.3f} GB/s (median)")
+            print("  every libmp item gets fresh pages in a new sealed memfd, so this is the most a "
+                  "sealed-memfd design can reach on this machine on one CPU (libmp's consumer frees "
+                  "the pages on another CPU while the producer writes on: above 1.00x is possible)")
         put = med(extra.get(("libmp", "bytes", "put_seconds"), []))
         if lib and put is not None:
             print(f"  producer (median s): libmp puts returned after {put:.3f} (each copies the item "
                   f"into a new sealed memfd), last item got after {lib['median_s']:.3f}; "
                   f"item buffers needed: {info[('libmp', 'bytes')].get('max_buffers')}")
         print(f"  reference (the issue's VM): CPython {REFERENCE['cpython_bytes_gbps']} GB/s")
-        summary["bytes"] = {"size": size, "libmp": lib, "cpython": cpy, "results": res,
+        summary["bytes"] = {"size": size, "libmp": lib, "cpython": cpy, "memfd_floor": floor,
+                            "libmp_over_floor": {"median": floor_ratio, "per_round": floor_round},
+                            "results": res,
                             "per_round_ratio": per_round, "target_ratio": BYTES_MIN_RATIO,
                             "target_gbps": BYTES_MIN_GBPS}
 
@@ -337,7 +358,7 @@ def main():
     print()
     print("Spread of the run times (min .. max), to judge the noise:")
     for (side, name), s in sorted(samples.items()):
-        print(f"  {name:<9} {side:<8} {min(s):9.4f} .. {max(s):9.4f} s   ({len(s)} runs)")
+        print(f"  {name:<11} {side:<8} {min(s):9.4f} .. {max(s):9.4f} s   ({len(s)} runs)")
 
     if args.json_out:
         with open(args.json_out, "w") as f:
