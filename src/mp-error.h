@@ -26,6 +26,7 @@ G_BEGIN_DECLS
  * @MP_ERROR_TASK_FAILED: a task failed in another process and its own error
  *   could not be carried over
  * @MP_ERROR_WORKER_DIED: the process that ran a task ended before answering
+ * @MP_ERROR_POOL_BROKEN: a pool's workers kept dying, and the pool stopped
  *
  * Error codes in the %MP_ERROR domain. Where GIO has a fitting code
  * (%G_IO_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, %G_IO_ERROR_CLOSED), libmp
@@ -41,6 +42,7 @@ typedef enum
   MP_ERROR_PROTOCOL,
   MP_ERROR_TASK_FAILED,
   MP_ERROR_WORKER_DIED,
+  MP_ERROR_POOL_BROKEN,
 } MpError;
 
 MP_AVAILABLE_IN_1_0

@@ -12,6 +12,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "mp-error.h"
+#include "mp-pool-private.h"
 #include "mp-runtime-private.h"
 #include "mp-task-private.h"
 
@@ -47,6 +48,14 @@ task_entry_unref (MpTaskEntry *entry)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpTaskEntry, task_entry_unref)
 
+/* libmp's own tasks, known in every process without registering: a
+ * spawned child never ran the code that would have registered them.
+ * Their one reference is never dropped. */
+static const char *builtin_names[] = { MP_POOL_WORKER_TASK };
+static MpTaskEntry builtin_entries[] = {
+  { mp_pool_worker_run, NULL, NULL, FALSE, 1 },
+};
+
 static MpTaskEntry *
 lookup (const char *name)
 {
@@ -56,6 +65,9 @@ lookup (const char *name)
   if (tasks != NULL && (entry = g_hash_table_lookup (tasks, name)))
     task_entry_ref (entry);
   g_mutex_unlock (&tasks_lock);
+  for (guint i = 0; entry == NULL && i < G_N_ELEMENTS (builtin_names); i++)
+    if (g_str_equal (name, builtin_names[i]))
+      entry = task_entry_ref (&builtin_entries[i]);
   return entry;
 }
 

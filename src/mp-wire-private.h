@@ -112,6 +112,11 @@ MpMessage  *mp_channel_receive        (MpChannel     *self,
                                        double         timeout,
                                        GCancellable  *cancellable,
                                        GError       **error);
+/* One receive that never waits: NULL with @would_block set when nothing
+ * is there. */
+MpMessage  *mp_channel_try_receive    (MpChannel     *self,
+                                       gboolean      *would_block,
+                                       GError       **error);
 void        mp_channel_receive_async  (MpChannel     *self,
                                        GCancellable  *cancellable,
                                        GAsyncReadyCallback callback,

@@ -1047,6 +1047,15 @@ mp_channel_receive (MpChannel     *self,
     }
 }
 
+MpMessage *
+mp_channel_try_receive (MpChannel  *self,
+                        gboolean   *would_block,
+                        GError    **error)
+{
+  g_return_val_if_fail (MP_IS_CHANNEL (self), NULL);
+  return receive_one (self, FALSE, would_block, error);
+}
+
 /* ---- waiting for a descriptor from a main loop --------------------------- */
 
 typedef struct

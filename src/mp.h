@@ -18,6 +18,9 @@ G_BEGIN_DECLS
 # include "mp-process.h"
 # include "mp-pipe.h"
 # include "mp-queue.h"
+# include "mp-pool-result.h"
+# include "mp-pool-iterator.h"
+# include "mp-pool.h"
 #undef MP_INSIDE
 
 G_END_DECLS

@@ -1,0 +1,95 @@
+/* mp-pool-private.h: what a pool and its workers say to each other, and
+ * the pool's private hooks for MpPoolResult
+ *
+ * A worker is an MpProcess running the built-in task MP_POOL_WORKER_TASK
+ * with one end of a wire channel. The pool sends jobs, the worker answers
+ * each in order, on the same channel:
+ *
+ *   job    (t id, y kind, s task, v payload)
+ *   reply  (t id, b ok, v value)   value on error: (s domain, i code, s message)
+ *
+ * A MP_POOL_JOB_APPLY payload is the task's arguments and its value the
+ * task's result. A MP_POOL_JOB_CHUNK payload is an array whose elements
+ * are each the arguments of one call, and its value the array of their
+ * results: "aT" when every result has type T, "av" otherwise. After
+ * MP_POOL_JOB_STOP the worker ends without an answer.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mp-pool-result.h"
+#include "mp-pool-iterator.h"
+
+G_BEGIN_DECLS
+
+#define MP_POOL_WORKER_TASK "mp:pool-worker"
+#define MP_POOL_WORKER_ARGS "(hsvu)"   /* channel, initializer, its args, max jobs */
+#define MP_POOL_JOB_TYPE    "(tysv)"
+#define MP_POOL_REPLY_TYPE  "(tbv)"
+
+typedef enum
+{
+  MP_POOL_JOB_APPLY = 0,
+  MP_POOL_JOB_CHUNK = 1,
+  MP_POOL_JOB_STOP = 2,    /* no answer: the worker ends */
+} MpPoolJobKind;
+
+/* The worker's side: the body of MP_POOL_WORKER_TASK. */
+GVariant  *mp_pool_worker_run          (GVariant      *args,
+                                        GCancellable  *cancellable,
+                                        gpointer       user_data,
+                                        GError       **error);
+
+/* An error as a reply carries it, and back. */
+GVariant  *mp_pool_error_to_variant    (const GError  *error);
+GError    *mp_pool_error_from_variant  (GVariant      *value);
+
+/* MpPoolResult as the pool drives it. */
+typedef void (*MpPoolCancelFunc) (MpPoolResult *result,
+                                  gpointer      data);
+
+MpPoolResult *mp_pool_result_new          (GMainContext     *context);
+/* @cancel (@data) runs once, in any thread, when the result is cancelled
+ * before it is done. */
+void          mp_pool_result_set_cancel_func (MpPoolResult  *self,
+                                           MpPoolCancelFunc  cancel,
+                                           gpointer          data);
+/* Takes @value (a full reference) or @error; the first call wins. Wakes
+ * the waiters and returns the GTasks waiting for it. Any thread. */
+gboolean      mp_pool_result_complete     (MpPoolResult     *self,
+                                           GVariant         *value,
+                                           GError           *error);
+void          mp_pool_result_return_task  (MpPoolResult     *self,
+                                           GTask            *task);
+
+/* MpPoolIterator as the pool drives it. The pool hands over each chunk's
+ * results (an array) or its error, from its own thread; the iterator asks
+ * for more chunks as its items are taken. */
+typedef struct _MpPool MpPool;
+
+MpPoolIterator *mp_pool_iterator_new        (MpPool           *pool,
+                                             const char       *task,
+                                             GVariant         *items,
+                                             guint             chunksize,
+                                             gboolean          ordered);
+void            mp_pool_iterator_chunk_done (MpPoolIterator   *self,
+                                             guint             chunk,
+                                             GVariant         *results,
+                                             GError           *error);
+/* The pool's side: queue one chunk of an iterator's items. */
+gboolean        mp_pool_submit_chunk        (MpPool           *pool,
+                                             MpPoolIterator   *iterator,
+                                             const char       *task,
+                                             GVariant         *chunk,
+                                             guint             index,
+                                             GError          **error);
+void            mp_pool_cancel_iterator     (MpPool           *pool,
+                                             MpPoolIterator   *iterator);
+GVariant       *mp_pool_slice_items         (GVariant         *items,
+                                             gsize             start,
+                                             gsize             n);
+
+G_END_DECLS

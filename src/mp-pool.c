@@ -1,0 +1,2490 @@
+/* mp-pool.c: a pool of worker processes
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <glib/gi18n-lib.h>
+
+#include "mp-delivery-private.h"
+#include "mp-enums.h"
+#include "mp-error.h"
+#include "mp-pool.h"
+#include "mp-pool-private.h"
+#include "mp-process.h"
+#include "mp-runtime-private.h"
+#include "mp-task.h"
+#include "mp-wire-private.h"
+
+/**
+ * MpPool:
+ *
+ * Python's `multiprocessing.Pool`: worker processes that run registered
+ * tasks, with apply, map, starmap and imap, blocking or as GIO async
+ * calls, and more than Python's: a worker that dies (killed, crashed,
+ * exited) fails or retries only the task it was running and is replaced,
+ * so the pool never hangs; tasks can time out and be cancelled, running
+ * or not; and progress is in properties a GUI can bind to.
+ *
+ * The pool runs on a thread of its own, which starts the workers, sends
+ * them jobs over a wire channel each and reads their answers. Callbacks,
+ * signals and property notifications come in the thread-default main
+ * context of the thread that made the pool (or made the call), a few
+ * milliseconds of them per main loop iteration, so that a GUI stays
+ * responsive while thousands of results come back. Blocking calls need
+ * no main loop at all.
+ *
+ * Tasks are registered with mp_register_task() before mp_init(), as for
+ * #MpProcess. A map sends its items in chunks (a job each); a worker runs
+ * the task once per item and answers with the chunk's results.
+ */
+
+/* Jobs sent ahead to a worker while it runs one: it never waits for the
+ * pool between jobs. */
+#define PIPELINE_DEPTH 2
+
+typedef enum
+{
+  POOL_RUNNING,
+  POOL_CLOSED,       /* no new work; workers leave once it is done */
+  POOL_TERMINATED,   /* everything stopped */
+  POOL_BROKEN,       /* too many worker deaths */
+} PoolState;
+
+typedef struct _MapState MapState;
+typedef struct _Worker Worker;
+
+typedef struct
+{
+  guint64         id;
+  MpPoolJobKind   kind;
+  char           *task;
+  GVariant       *payload;
+  guint           n_items;
+  double          timeout;       /* seconds; <= 0: none */
+  guint           attempts;      /* worker deaths while it ran */
+  MpPoolResult   *result;        /* an apply's own result */
+  MapState       *map;           /* a chunk's map or imap */
+  guint           chunk;
+  gboolean        cancelled;     /* under the pool's lock */
+  gboolean        timed_out;     /* the pool thread's */
+  gboolean        answered;      /* its result is out already */
+} Job;
+
+/* A map or imap: its chunks report here. */
+struct _MapState
+{
+  gint            ref_count;
+  MpPoolResult   *result;        /* map: the whole result */
+  MpPoolIterator *iterator;      /* imap: where each chunk goes */
+  guint           n_chunks;
+  guint           remaining;
+  GVariant      **chunk_results;
+  gboolean        failed;
+};
+
+struct _Worker
+{
+  MpPool         *pool;
+  guint           index;
+  MpProcess      *process;
+  MpChannel      *channel;
+  GSource        *watch;
+  GSource        *timer;
+  GQueue          inflight;      /* of Job: the head is running */
+  guint           n_sent;
+  guint           n_replies;
+  gboolean        retiring;      /* sent all it may run */
+  gboolean        released;      /* told to stop: the pool is closed and done */
+  gboolean        killed;        /* by the pool: timeout, cancel, terminate */
+  gboolean        exited;
+};
+
+struct _MpPool
+{
+  GObject         parent_instance;
+
+  /* Settings. */
+  guint           n_workers;
+  MpStartMethod   start_method;
+  char           *initializer;
+  GVariant       *initargs;
+  guint           max_tasks_per_worker;
+  guint           retries;
+  double          task_timeout;
+  guint           max_restarts;
+  double          restart_period;
+
+  GMainContext   *owner_context;
+  MpDelivery     *owner_delivery;
+
+  /* Progress, read from any thread. */
+  guint64         n_submitted;
+  guint64         n_completed;
+  guint64         n_failed;
+  gint            notify_scheduled;
+
+  /* The pool's thread. */
+  GThread        *thread;
+  GMainContext   *context;
+  GMainLoop      *loop;
+  GSource        *kick;
+  gboolean        started;
+  GError         *start_error;
+
+  /* Shared with callers, under lock. */
+  GMutex          lock;
+  GCond           cond;
+  PoolState       state;
+  GError         *broken_error;
+  GQueue          pending;       /* of Job */
+  GPtrArray      *cancelled;     /* of MpPoolResult or MpPoolIterator to cancel */
+  guint           n_live;        /* workers not yet exited */
+  guint64         next_id;
+  gboolean        stopping;      /* the thread is to end */
+
+  /* The pool thread's own. */
+  GPtrArray      *workers;       /* of Worker */
+  GArray         *deaths;        /* gint64 times of unexpected deaths */
+  guint           next_worker_index;
+};
+
+enum {
+  PROP_0,
+  PROP_N_WORKERS,
+  PROP_START_METHOD,
+  PROP_INITIALIZER,
+  PROP_INITARGS,
+  PROP_MAX_TASKS_PER_WORKER,
+  PROP_RETRIES,
+  PROP_TASK_TIMEOUT,
+  PROP_MAX_RESTARTS,
+  PROP_RESTART_PERIOD,
+  PROP_N_SUBMITTED,
+  PROP_N_COMPLETED,
+  PROP_N_FAILED,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_TASK_FINISHED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static void mp_pool_initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MpPool, mp_pool, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mp_pool_initable_iface_init))
+
+static void kick (MpPool *self);
+static void schedule (MpPool *self);
+static void worker_start (MpPool *self);
+static void stop_workers (MpPool *self);
+static void cancel_result_cb (MpPoolResult *result, gpointer data);
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+static MapState *
+map_state_new (guint n_chunks)
+{
+  MapState *map = g_new0 (MapState, 1);
+
+  map->ref_count = 1;
+  map->n_chunks = n_chunks;
+  map->remaining = n_chunks;
+  map->chunk_results = g_new0 (GVariant *, n_chunks);
+  return map;
+}
+
+static MapState *
+map_state_ref (MapState *map)
+{
+  g_atomic_int_inc (&map->ref_count);
+  return map;
+}
+
+static void
+map_state_unref (MapState *map)
+{
+  if (!g_atomic_int_dec_and_test (&map->ref_count))
+    return;
+  for (guint i = 0; i < map->n_chunks; i++)
+    g_clear_pointer (&map->chunk_results[i], g_variant_unref);
+  g_free (map->chunk_results);
+  g_clear_object (&map->result);
+  g_clear_object (&map->iterator);
+  g_free (map);
+}
+
+static Job *
+job_new (MpPool        *self,
+         MpPoolJobKind  kind,
+         const char    *task,
+         GVariant      *payload,
+         guint          n_items,
+         double         timeout)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->kind = kind;
+  job->task = g_strdup (task);
+  job->payload = g_variant_ref_sink (payload);
+  job->n_items = n_items;
+  job->timeout = timeout < 0 ? self->task_timeout : timeout;
+  return job;
+}
+
+static void
+job_free (Job *job)
+{
+  g_free (job->task);
+  g_variant_unref (job->payload);
+  g_clear_object (&job->result);
+  g_clear_pointer (&job->map, map_state_unref);
+  g_free (job);
+}
+
+/* ---- progress -------------------------------------------------------------- */
+
+static gboolean
+notify_progress_cb (gpointer data)
+{
+  GWeakRef *ref = data;
+  g_autoptr(MpPool) self = g_weak_ref_get (ref);
+
+  if (self == NULL)
+    return G_SOURCE_REMOVE;
+  g_atomic_int_set (&self->notify_scheduled, 0);
+  g_object_freeze_notify (G_OBJECT (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_SUBMITTED]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_COMPLETED]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_FAILED]);
+  g_object_thaw_notify (G_OBJECT (self));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+weak_ref_free (gpointer data)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
+}
+
+/* The counters are notified at most every 50 ms: a progress bar does not
+ * need 100,000 redraws. */
+static void
+progress_changed (MpPool *self)
+{
+  GSource *source;
+  GWeakRef *ref;
+
+  if (!g_atomic_int_compare_and_exchange (&self->notify_scheduled, 0, 1))
+    return;
+  ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, self);
+  source = g_timeout_source_new (50);
+  g_source_set_static_name (source, "[mp] pool progress");
+  g_source_set_callback (source, notify_progress_cb, ref, weak_ref_free);
+  g_source_attach (source, self->owner_context);
+  g_source_unref (source);
+}
+
+typedef struct
+{
+  MpPool   *pool;
+  char     *task;
+  gboolean  success;
+} Finished;
+
+static void
+finished_free (Finished *finished)
+{
+  g_object_unref (finished->pool);
+  g_free (finished->task);
+  g_free (finished);
+}
+
+static void
+emit_finished (gpointer data,
+               gpointer unused)
+{
+  Finished *finished = data;
+
+  g_signal_emit (finished->pool, signals[SIGNAL_TASK_FINISHED], 0, finished->task, finished->success);
+}
+
+/* A job's outcome is known: count it and say so in the owner's context. */
+static void
+job_counted (MpPool  *self,
+             Job     *job,
+             gboolean success)
+{
+  __atomic_add_fetch (success ? &self->n_completed : &self->n_failed, job->n_items, __ATOMIC_RELAXED);
+  progress_changed (self);
+  if (g_signal_has_handler_pending (self, signals[SIGNAL_TASK_FINISHED], 0, TRUE))
+    {
+      Finished *finished = g_new (Finished, 1);
+
+      finished->pool = g_object_ref (self);
+      finished->task = g_strdup (job->task);
+      finished->success = success;
+      mp_delivery_push (self->owner_delivery, emit_finished, finished, (GDestroyNotify) finished_free);
+    }
+}
+
+/* ---- results --------------------------------------------------------------- */
+
+/* The chunks' arrays as one: typed when they all have one element type. */
+static GVariant *
+join_chunks (GVariant **chunks,
+             guint      n)
+{
+  const GVariantType *type = NULL;
+  gboolean same = TRUE;
+  GVariantBuilder builder;
+
+  for (guint i = 0; i < n; i++)
+    {
+      const GVariantType *t = g_variant_get_type (chunks[i]);
+
+      if (type == NULL)
+        type = t;
+      else if (!g_variant_type_equal (type, t))
+        same = FALSE;
+    }
+  if (type == NULL)
+    return g_variant_new_array (G_VARIANT_TYPE_VARIANT, NULL, 0);
+
+  if (same && !g_variant_type_equal (type, G_VARIANT_TYPE ("av")))
+    {
+      const GVariantType *element = g_variant_type_element (type);
+      gsize fixed = 0;
+
+      /* Fixed-size elements: the arrays are their elements back to back. */
+      if (g_variant_type_is_basic (element) && !g_variant_type_is_subtype_of (element, G_VARIANT_TYPE_STRING) &&
+          !g_variant_type_is_subtype_of (element, G_VARIANT_TYPE_OBJECT_PATH) &&
+          !g_variant_type_is_subtype_of (element, G_VARIANT_TYPE_SIGNATURE))
+        fixed = 1;
+      if (fixed)
+        {
+          gsize total = 0, at = 0;
+          guint8 *data;
+
+          for (guint i = 0; i < n; i++)
+            total += g_variant_get_size (chunks[i]);
+          data = g_malloc (MAX (total, 1));
+          for (guint i = 0; i < n; i++)
+            {
+              gsize size = g_variant_get_size (chunks[i]);
+
+              memcpy (data + at, g_variant_get_data (chunks[i]), size);
+              at += size;
+            }
+          return g_variant_new_from_data (type, data, total, TRUE, g_free, data);
+        }
+      g_variant_builder_init (&builder, type);
+      for (guint i = 0; i < n; i++)
+        {
+          GVariantIter iter;
+          GVariant *child;
+
+          g_variant_iter_init (&iter, chunks[i]);
+          while ((child = g_variant_iter_next_value (&iter)))
+            {
+              g_variant_builder_add_value (&builder, child);
+              g_variant_unref (child);
+            }
+        }
+      return g_variant_builder_end (&builder);
+    }
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("av"));
+  for (guint i = 0; i < n; i++)
+    {
+      gboolean boxed = g_variant_type_equal (g_variant_get_type (chunks[i]), G_VARIANT_TYPE ("av"));
+      GVariantIter iter;
+      GVariant *child;
+
+      g_variant_iter_init (&iter, chunks[i]);
+      while ((child = g_variant_iter_next_value (&iter)))
+        {
+          if (boxed)
+            g_variant_builder_add_value (&builder, child);
+          else
+            g_variant_builder_add (&builder, "v", child);
+          g_variant_unref (child);
+        }
+    }
+  return g_variant_builder_end (&builder);
+}
+
+/* The outcome of @job: takes @value or @error. The pool thread's, never
+ * under the pool's lock (results take their own). */
+static void
+job_done (MpPool   *self,
+          Job      *job,
+          GVariant *value,
+          GError   *error)
+{
+  gboolean success = (error == NULL);
+
+  if (job->answered)
+    {
+      g_clear_pointer (&value, g_variant_unref);
+      g_clear_error (&error);
+      return;
+    }
+  job->answered = TRUE;
+  job_counted (self, job, success);
+
+  if (job->map == NULL)
+    {
+      mp_pool_result_complete (job->result, value, error);
+      return;
+    }
+
+  if (job->map->iterator != NULL)
+    {
+      mp_pool_iterator_chunk_done (job->map->iterator, job->chunk, value, error);
+      return;
+    }
+
+  {
+    MapState *map = job->map;
+
+    if (map->failed)
+      {
+        g_clear_pointer (&value, g_variant_unref);
+        g_clear_error (&error);
+        return;
+      }
+    if (error != NULL)
+      {
+        /* The first failure is the map's, as Python's first exception;
+         * the map's other chunks are dropped where they wait. */
+        map->failed = TRUE;
+        mp_pool_result_complete (map->result, NULL, error);
+        return;
+      }
+    map->chunk_results[job->chunk] = value;
+    if (--map->remaining == 0)
+      mp_pool_result_complete (map->result, join_chunks (map->chunk_results, map->n_chunks), NULL);
+  }
+}
+
+static gboolean
+job_is_cancelled (Job *job)
+{
+  return job->cancelled || (job->map != NULL && job->map->failed);
+}
+
+/* ---- submitting ------------------------------------------------------------ */
+
+static gboolean
+check_running (MpPool  *self,
+               GError **error)
+{
+  if (self->state == POOL_RUNNING)
+    return TRUE;
+  if (self->state == POOL_BROKEN && self->broken_error != NULL)
+    g_propagate_error (error, g_error_copy (self->broken_error));
+  else
+    g_set_error_literal (error, MP_ERROR, MP_ERROR_INVALID_STATE,
+                         _("The pool is closed: it takes no more work"));
+  return FALSE;
+}
+
+static gboolean
+ensure_started (MpPool  *self,
+                GError **error);
+
+/* Queues @jobs (taken). */
+static gboolean
+queue_jobs (MpPool   *self,
+            Job     **jobs,
+            guint     n,
+            guint64   n_items,
+            GError  **error)
+{
+  if (!ensure_started (self, error))
+    goto fail;
+  g_mutex_lock (&self->lock);
+  if (!check_running (self, error))
+    {
+      g_mutex_unlock (&self->lock);
+      goto fail;
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      jobs[i]->id = ++self->next_id;
+      g_queue_push_tail (&self->pending, jobs[i]);
+    }
+  g_mutex_unlock (&self->lock);
+  __atomic_add_fetch (&self->n_submitted, n_items, __ATOMIC_RELAXED);
+  progress_changed (self);
+  kick (self);
+  return TRUE;
+
+fail:
+  for (guint i = 0; i < n; i++)
+    job_free (jobs[i]);
+  return FALSE;
+}
+
+static gboolean
+check_task (const char  *task,
+            GError     **error)
+{
+  if (task == NULL || *task == '\0' || !mp_task_is_registered (task))
+    {
+      g_set_error (error, MP_ERROR, MP_ERROR_UNKNOWN_TASK,
+                   _("No task is registered under the name “%s”"), task ? task : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * mp_pool_submit:
+ * @self: an #MpPool
+ * @task: a registered task's name
+ * @args: (nullable): its arguments (a floating reference is taken)
+ * @timeout: seconds the task may run; negative: #MpPool:task-timeout
+ * @error: return location for a #GError
+ *
+ * Gives the pool one call to run, as Python's `apply_async()` without
+ * callbacks.
+ *
+ * Returns: (transfer full): the result to wait for, or %NULL with @error
+ *   set (an unknown task, a closed pool)
+ */
+MpPoolResult *
+mp_pool_submit (MpPool      *self,
+                const char  *task,
+                GVariant    *args,
+                double       timeout,
+                GError     **error)
+{
+  g_autoptr(MpPoolResult) result = NULL;
+  Job *job;
+
+  g_return_val_if_fail (MP_IS_POOL (self), NULL);
+
+  if (args != NULL)
+    g_variant_ref_sink (args);
+  if (!check_task (task, error))
+    {
+      g_clear_pointer (&args, g_variant_unref);
+      return NULL;
+    }
+  result = mp_pool_result_new (NULL);
+  job = job_new (self, MP_POOL_JOB_APPLY, task, args ? args : g_variant_new ("()"), 1, timeout);
+  g_clear_pointer (&args, g_variant_unref);
+  job->result = g_object_ref (result);
+  mp_pool_result_set_cancel_func (result, cancel_result_cb, self);
+  if (!queue_jobs (self, &job, 1, 1, error))
+    return NULL;
+  return g_steal_pointer (&result);
+}
+
+static gboolean
+check_items (GVariant  *items,
+             gboolean   star,
+             GError   **error)
+{
+  if (items == NULL || !g_variant_is_container (items) ||
+      !g_variant_type_is_array (g_variant_get_type (items)))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("A map takes an array of items, not “%s”"),
+                   items ? g_variant_get_type_string (items) : "NULL");
+      return FALSE;
+    }
+  if (star && !g_variant_type_is_tuple (g_variant_type_element (g_variant_get_type (items))))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("A starmap takes an array of argument tuples, not “%s”"),
+                   g_variant_get_type_string (items));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Python's rule: about four chunks per worker. */
+static guint
+default_chunksize (MpPool *self,
+                   gsize   n_items)
+{
+  gsize workers = MAX (self->n_workers, 1);
+  gsize size = (n_items + 4 * workers - 1) / (4 * workers);
+
+  return (guint) CLAMP (size, 1, G_MAXUINT);
+}
+
+/* Items @start .. @start + @n of @items, as an array of the same type;
+ * a slice of the same memory when the elements have a fixed size. */
+GVariant *
+mp_pool_slice_items (GVariant *items,
+                     gsize     start,
+                     gsize     n)
+{
+  const GVariantType *type = g_variant_get_type (items);
+  gsize fixed_size = 0;
+
+  if (n == g_variant_n_children (items) && start == 0)
+    return g_variant_ref (items);
+
+  {
+    /* The size of a fixed-size element, if the array is one of those. */
+    g_autoptr(GVariant) first = g_variant_get_child_value (items, 0);
+    const GVariantType *element = g_variant_type_element (type);
+
+    if (g_variant_type_is_basic (element) &&
+        !g_variant_type_equal (element, G_VARIANT_TYPE_STRING) &&
+        !g_variant_type_equal (element, G_VARIANT_TYPE_OBJECT_PATH) &&
+        !g_variant_type_equal (element, G_VARIANT_TYPE_SIGNATURE))
+      fixed_size = g_variant_get_size (first);
+  }
+  if (fixed_size > 0 && g_variant_get_size (items) == fixed_size * g_variant_n_children (items))
+    {
+      GBytes *all = g_variant_get_data_as_bytes (items);
+      g_autoptr(GBytes) part = g_bytes_new_from_bytes (all, start * fixed_size, n * fixed_size);
+
+      g_bytes_unref (all);
+      return g_variant_ref_sink (g_variant_new_from_bytes (type, part, TRUE));
+    }
+
+  {
+    g_autofree GVariant **children = g_new (GVariant *, n);
+    GVariant *slice;
+
+    for (gsize i = 0; i < n; i++)
+      children[i] = g_variant_get_child_value (items, start + i);
+    slice = g_variant_ref_sink (g_variant_new_array (g_variant_type_element (type), children, n));
+    for (gsize i = 0; i < n; i++)
+      g_variant_unref (children[i]);
+    return slice;
+  }
+}
+
+static MpPoolResult *
+submit_map (MpPool      *self,
+            const char  *task,
+            GVariant    *items,
+            guint        chunksize,
+            gboolean     star,
+            GError     **error)
+{
+  g_autoptr(GVariant) owned = items ? g_variant_ref_sink (items) : NULL;
+  g_autoptr(MpPoolResult) result = NULL;
+  g_autofree Job **jobs = NULL;
+  MapState *map;
+  gsize n_items;
+  guint n_chunks;
+
+  if (!check_task (task, error) || !check_items (owned, star, error))
+    return NULL;
+
+  result = mp_pool_result_new (NULL);
+  n_items = g_variant_n_children (owned);
+  if (n_items == 0)
+    {
+      if (!ensure_started (self, error))
+        return NULL;
+      g_mutex_lock (&self->lock);
+      if (!check_running (self, error))
+        {
+          g_mutex_unlock (&self->lock);
+          return NULL;
+        }
+      g_mutex_unlock (&self->lock);
+      mp_pool_result_complete (result, g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARIANT, NULL, 0)),
+                               NULL);
+      return g_steal_pointer (&result);
+    }
+  if (chunksize == 0)
+    chunksize = default_chunksize (self, n_items);
+  n_chunks = (n_items + chunksize - 1) / chunksize;
+  map = map_state_new (n_chunks);
+  map->result = g_object_ref (result);
+  jobs = g_new (Job *, n_chunks);
+  for (guint c = 0; c < n_chunks; c++)
+    {
+      gsize start = (gsize) c * chunksize;
+      gsize n = MIN (chunksize, n_items - start);
+      g_autoptr(GVariant) chunk = mp_pool_slice_items (owned, start, n);
+
+      jobs[c] = job_new (self, MP_POOL_JOB_CHUNK, task, chunk, n, -1);
+      jobs[c]->map = map_state_ref (map);
+      jobs[c]->chunk = c;
+    }
+  map_state_unref (map);
+  mp_pool_result_set_cancel_func (result, cancel_result_cb, self);
+  if (!queue_jobs (self, jobs, n_chunks, n_items, error))
+    return NULL;
+  return g_steal_pointer (&result);
+}
+
+/**
+ * mp_pool_submit_map:
+ * @self: an #MpPool
+ * @task: a registered task's name
+ * @items: an array; each element is the arguments of one call (a
+ *   floating reference is taken)
+ * @chunksize: items per job; 0 for about four jobs per worker
+ * @error: return location for a #GError
+ *
+ * Gives the pool a map, as Python's `map_async()` without callbacks. Its
+ * result is the array of the calls' results in the order of @items
+ * ("aT" when they all have type T, "av" otherwise), or the first error.
+ *
+ * Returns: (transfer full): the result to wait for, or %NULL with @error
+ *   set
+ */
+MpPoolResult *
+mp_pool_submit_map (MpPool      *self,
+                    const char  *task,
+                    GVariant    *items,
+                    guint        chunksize,
+                    GError     **error)
+{
+  g_return_val_if_fail (MP_IS_POOL (self), NULL);
+  return submit_map (self, task, items, chunksize, FALSE, error);
+}
+
+gboolean
+mp_pool_submit_chunk (MpPool          *self,
+                      MpPoolIterator  *iterator,
+                      const char      *task,
+                      GVariant        *chunk,
+                      guint            index,
+                      GError         **error)
+{
+  MapState *map = map_state_new (1);
+  Job *job = job_new (self, MP_POOL_JOB_CHUNK, task, chunk, g_variant_n_children (chunk), -1);
+
+  map->iterator = g_object_ref (iterator);
+  job->map = map;
+  job->chunk = index;
+  return queue_jobs (self, &job, 1, job->n_items, error);
+}
+
+/* ---- cancelling ------------------------------------------------------------ */
+
+/* Any thread, with the result's lock held: only flags it. */
+static void
+cancel_result_cb (MpPoolResult *result,
+                  gpointer      data)
+{
+  MpPool *self = data;
+
+  g_mutex_lock (&self->lock);
+  g_ptr_array_add (self->cancelled, g_object_ref (result));
+  g_mutex_unlock (&self->lock);
+  kick (self);
+}
+
+void
+mp_pool_cancel_iterator (MpPool         *self,
+                         MpPoolIterator *iterator)
+{
+  g_mutex_lock (&self->lock);
+  g_ptr_array_add (self->cancelled, g_object_ref (iterator));
+  g_mutex_unlock (&self->lock);
+  kick (self);
+}
+
+static gboolean
+job_belongs_to (Job      *job,
+                gpointer  owner)
+{
+  return (job->result != NULL && (gpointer) job->result == owner) ||
+         (job->map != NULL && ((gpointer) job->map->result == owner || (gpointer) job->map->iterator == owner));
+}
+
+static GError *
+cancelled_error (void)
+{
+  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The task was cancelled"));
+}
+
+/* The pool thread: what was cancelled leaves the queue; a running job's
+ * worker is killed (its exit fails the job). */
+static void
+handle_cancellations (MpPool *self)
+{
+  g_autoptr(GPtrArray) owners = NULL;
+  GQueue dropped = G_QUEUE_INIT;
+
+  g_mutex_lock (&self->lock);
+  if (self->cancelled->len == 0)
+    {
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+  owners = g_steal_pointer (&self->cancelled);
+  self->cancelled = g_ptr_array_new_with_free_func (g_object_unref);
+  for (GList *l = self->pending.head; l != NULL;)
+    {
+      GList *next = l->next;
+      Job *job = l->data;
+
+      for (guint i = 0; i < owners->len; i++)
+        if (job_belongs_to (job, owners->pdata[i]))
+          {
+            g_queue_unlink (&self->pending, l);
+            g_queue_push_tail_link (&dropped, l);
+            break;
+          }
+      l = next;
+    }
+  for (guint w = 0; w < self->workers->len; w++)
+    {
+      Worker *worker = self->workers->pdata[w];
+
+      for (GList *l = worker->inflight.head; l != NULL; l = l->next)
+        {
+          Job *job = l->data;
+
+          for (guint i = 0; i < owners->len; i++)
+            if (job_belongs_to (job, owners->pdata[i]))
+              job->cancelled = TRUE;
+        }
+    }
+  g_mutex_unlock (&self->lock);
+
+  while (!g_queue_is_empty (&dropped))
+    {
+      Job *job = g_queue_pop_head (&dropped);
+
+      job_done (self, job, NULL, cancelled_error ());
+      job_free (job);
+    }
+
+  for (guint w = 0; w < self->workers->len; w++)
+    {
+      Worker *worker = self->workers->pdata[w];
+      Job *head = g_queue_peek_head (&worker->inflight);
+
+      /* Jobs sent ahead are answered now; their worker runs them, and
+       * their answers are dropped. The running one ends with its worker. */
+      for (GList *l = worker->inflight.head; l != NULL; l = l->next)
+        {
+          Job *job = l->data;
+
+          if (job->cancelled && !job->answered)
+            job_done (self, job, NULL, cancelled_error ());
+        }
+      if (head != NULL && head->cancelled && !worker->killed && !worker->exited)
+        {
+          worker->killed = TRUE;
+          mp_process_kill (worker->process, NULL);
+        }
+    }
+}
+
+/* ---- workers --------------------------------------------------------------- */
+
+static void worker_free (Worker *worker);
+static gboolean worker_readable_cb (int fd, GIOCondition condition, gpointer data);
+static void worker_exited_cb (MpProcess *process, int exitcode, gpointer data);
+
+static gboolean
+timer_cb (gpointer data)
+{
+  Worker *worker = data;
+  Job *head = g_queue_peek_head (&worker->inflight);
+
+  g_clear_pointer (&worker->timer, g_source_unref);
+  if (head != NULL && !worker->exited)
+    {
+      head->timed_out = TRUE;
+      worker->killed = TRUE;
+      mp_process_kill (worker->process, NULL);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/* The head of @worker's jobs has just started running. */
+static void
+start_timer (Worker *worker)
+{
+  Job *head = g_queue_peek_head (&worker->inflight);
+
+  if (worker->timer != NULL)
+    {
+      g_source_destroy (worker->timer);
+      g_clear_pointer (&worker->timer, g_source_unref);
+    }
+  if (head == NULL || head->timeout <= 0)
+    return;
+  worker->timer = g_timeout_source_new ((guint) MIN (head->timeout * 1000.0, (double) G_MAXUINT));
+  g_source_set_static_name (worker->timer, "[mp] pool task timeout");
+  g_source_set_callback (worker->timer, timer_cb, worker, NULL);
+  g_source_attach (worker->timer, worker->pool->context);
+}
+
+static void
+worker_start (MpPool *self)
+{
+  Worker *worker = g_new0 (Worker, 1);
+  g_autoptr(MpChannel) child_end = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  GVariant *args;
+
+  worker->pool = self;
+  worker->index = self->next_worker_index++;
+  g_queue_init (&worker->inflight);
+  /* Counted from now: terminate() must not see no worker while one is
+   * being started. */
+  g_mutex_lock (&self->lock);
+  self->n_live++;
+  g_mutex_unlock (&self->lock);
+
+  if (!mp_channel_new_pair (&worker->channel, &child_end, &error))
+    goto fail;
+  args = g_variant_new (MP_POOL_WORKER_ARGS, mp_channel_get_fd (child_end),
+                        self->initializer ? self->initializer : "",
+                        self->initargs ? self->initargs : g_variant_new ("()"),
+                        (guint32) self->max_tasks_per_worker);
+  worker->process = mp_process_new (MP_POOL_WORKER_TASK, args);
+  name = g_strdup_printf ("PoolWorker-%u", worker->index + 1);
+  mp_process_set_name (worker->process, name);
+  mp_process_set_daemon (worker->process, TRUE);
+  mp_process_set_start_method (worker->process, self->start_method);
+  g_signal_connect (worker->process, "exited", G_CALLBACK (worker_exited_cb), worker);
+  if (!mp_process_start (worker->process, &error))
+    goto fail;
+  /* The child has its own copy now. */
+  g_clear_object (&child_end);
+
+  worker->watch = g_unix_fd_source_new (mp_channel_get_fd (worker->channel), G_IO_IN | G_IO_HUP | G_IO_ERR);
+  g_source_set_callback (worker->watch, G_SOURCE_FUNC (worker_readable_cb), worker, NULL);
+  g_source_set_static_name (worker->watch, "[mp] pool worker");
+  g_source_attach (worker->watch, self->context);
+  g_ptr_array_add (self->workers, worker);
+  return;
+
+fail:
+  g_warning ("libmp: could not start a pool worker: %s", error->message);
+  g_mutex_lock (&self->lock);
+  self->n_live--;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  if (worker->process != NULL)
+    g_signal_handlers_disconnect_by_data (worker->process, worker);
+  worker_free (worker);
+}
+
+static void
+worker_free (Worker *worker)
+{
+  if (worker->watch != NULL)
+    {
+      g_source_destroy (worker->watch);
+      g_source_unref (worker->watch);
+    }
+  if (worker->timer != NULL)
+    {
+      g_source_destroy (worker->timer);
+      g_source_unref (worker->timer);
+    }
+  g_queue_clear_full (&worker->inflight, (GDestroyNotify) job_free);
+  g_clear_object (&worker->channel);
+  if (worker->process != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (worker->process, worker);
+      g_object_unref (worker->process);
+    }
+  g_free (worker);
+}
+
+/* One answer from @worker: it is for the job at the head. */
+static gboolean
+handle_reply (Worker    *worker,
+              MpMessage *message)
+{
+  MpPool *self = worker->pool;
+  Job *job = g_queue_peek_head (&worker->inflight);
+  g_autoptr(GVariant) value = NULL;
+  guint64 id;
+  gboolean ok;
+
+  if (job == NULL || !g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_REPLY_TYPE)))
+    return FALSE;
+  g_variant_get (message->body, "(tbv)", &id, &ok, &value);
+  if (id != job->id)
+    return FALSE;
+
+  g_queue_pop_head (&worker->inflight);
+  worker->n_replies++;
+  start_timer (worker);
+  if (ok)
+    job_done (self, job, g_steal_pointer (&value), NULL);
+  else
+    job_done (self, job, NULL, mp_pool_error_from_variant (value));
+  job_free (job);
+  return TRUE;
+}
+
+/* Reads every answer waiting from @worker. */
+static void
+drain_replies (Worker *worker)
+{
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean would_block;
+      MpMessage *message = mp_channel_try_receive (worker->channel, &would_block, &error);
+
+      if (message == NULL)
+        return;
+      if (!handle_reply (worker, message) && !worker->killed)
+        {
+          /* A worker that says something else is broken: replace it. */
+          g_warning ("libmp: a pool worker sent an unexpected message");
+          worker->killed = TRUE;
+          mp_process_kill (worker->process, NULL);
+        }
+      mp_message_free (message);
+    }
+}
+
+static gboolean
+worker_readable_cb (int          fd,
+                    GIOCondition condition,
+                    gpointer     data)
+{
+  Worker *worker = data;
+
+  drain_replies (worker);
+  if (condition & (G_IO_HUP | G_IO_ERR))
+    {
+      /* Its exit is handled in worker_exited_cb(). */
+      g_clear_pointer (&worker->watch, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+  schedule (worker->pool);
+  return G_SOURCE_CONTINUE;
+}
+
+static char *
+describe_exit (int exitcode)
+{
+  if (exitcode < 0)
+    return g_strdup_printf (_("killed by signal %d (%s)"), -exitcode, g_strsignal (-exitcode));
+  return g_strdup_printf (_("exited with status %d"), exitcode);
+}
+
+/* An unexpected death; TRUE when there were too many lately. */
+static gboolean
+count_death (MpPool *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 since = now - (gint64) (self->restart_period * G_USEC_PER_SEC);
+  guint kept = 0;
+
+  for (guint i = 0; i < self->deaths->len; i++)
+    if (g_array_index (self->deaths, gint64, i) >= since)
+      g_array_index (self->deaths, gint64, kept++) = g_array_index (self->deaths, gint64, i);
+  g_array_set_size (self->deaths, kept);
+  g_array_append_val (self->deaths, now);
+  return self->deaths->len > self->max_restarts;
+}
+
+static void
+break_pool (MpPool *self,
+            GError *error)
+{
+  GQueue dropped = G_QUEUE_INIT;
+
+  g_mutex_lock (&self->lock);
+  if (self->state == POOL_RUNNING || self->state == POOL_CLOSED)
+    {
+      self->state = POOL_BROKEN;
+      g_clear_error (&self->broken_error);
+      self->broken_error = g_error_copy (error);
+    }
+  while (!g_queue_is_empty (&self->pending))
+    g_queue_push_tail (&dropped, g_queue_pop_head (&self->pending));
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+
+  while (!g_queue_is_empty (&dropped))
+    {
+      Job *job = g_queue_pop_head (&dropped);
+
+      job_done (self, job, NULL, g_error_copy (error));
+      job_free (job);
+    }
+  stop_workers (self);
+}
+
+static void
+worker_exited_cb (MpProcess *process,
+                  int        exitcode,
+                  gpointer   data)
+{
+  Worker *worker = data;
+  MpPool *self = worker->pool;
+  g_autoptr(GError) init_error = NULL;
+  gboolean unexpected;
+  Job *head;
+  PoolState state;
+
+  worker->exited = TRUE;
+  /* Answers sent before the end still count. */
+  drain_replies (worker);
+  if (worker->timer != NULL)
+    {
+      g_source_destroy (worker->timer);
+      g_clear_pointer (&worker->timer, g_source_unref);
+    }
+
+  g_mutex_lock (&self->lock);
+  state = self->state;
+  g_mutex_unlock (&self->lock);
+
+  head = g_queue_pop_head (&worker->inflight);
+  unexpected = !worker->killed && state != POOL_TERMINATED && state != POOL_BROKEN &&
+               (head != NULL || exitcode != 0 || !(worker->retiring || worker->released));
+  /* A worker that failed by itself before its first answer: its
+   * initializer (a job failing only ever fails the job). The job it was
+   * sent is not to blame, and its error says why. */
+  if (exitcode > 0 && worker->n_replies == 0 && !mp_process_check_error (process, &init_error))
+    {
+      if (head != NULL)
+        {
+          g_queue_push_head (&worker->inflight, head);
+          head = NULL;
+        }
+    }
+
+  if (head != NULL)
+    {
+      g_autofree char *how = describe_exit (exitcode);
+
+      if (head->answered)
+        ;
+      else if (head->cancelled)
+        job_done (self, head, NULL, cancelled_error ());
+      else if (head->timed_out)
+        job_done (self, head, NULL,
+                  g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                               _("The task “%s” ran longer than %g s: its worker was killed"),
+                               head->task, head->timeout));
+      else if (state == POOL_TERMINATED || state == POOL_BROKEN)
+        job_done (self, head, NULL,
+                  g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The pool was terminated")));
+      else if (head->attempts++ < self->retries)
+        {
+          g_mutex_lock (&self->lock);
+          g_queue_push_head (&self->pending, head);
+          g_mutex_unlock (&self->lock);
+          head = NULL;
+        }
+      else
+        job_done (self, head, NULL,
+                  g_error_new (MP_ERROR, MP_ERROR_WORKER_DIED,
+                               _("The worker (pid %d) running the task “%s” %s"),
+                               mp_process_get_pid (process), head->task, how));
+      g_clear_pointer (&head, job_free);
+    }
+
+  /* Jobs sent ahead never started: back to the front of the queue (the
+   * end of a stopped pool fails them in schedule()). */
+  g_mutex_lock (&self->lock);
+  while (!g_queue_is_empty (&worker->inflight))
+    {
+      Job *job = g_queue_pop_tail (&worker->inflight);
+
+      if (job->answered)
+        job_free (job);
+      else
+        g_queue_push_head (&self->pending, job);
+    }
+  self->n_live--;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+
+  g_ptr_array_remove (self->workers, worker);
+  worker_free (worker);
+
+  if (unexpected && count_death (self))
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *how = describe_exit (exitcode);
+
+      if (init_error != NULL)
+        error = g_error_new (MP_ERROR, MP_ERROR_POOL_BROKEN,
+                             _("The pool's workers died %u times within %g s (the last %s: %s)"),
+                             self->deaths->len, self->restart_period, how, init_error->message);
+      else
+        error = g_error_new (MP_ERROR, MP_ERROR_POOL_BROKEN,
+                             _("The pool's workers died %u times within %g s (the last %s)"),
+                             self->deaths->len, self->restart_period, how);
+      break_pool (self, error);
+    }
+  /* Through the kick: it also ends the thread once the pool is disposed. */
+  kick (self);
+}
+
+/* Kills every worker (the pool thread). */
+static void
+stop_workers (MpPool *self)
+{
+  for (guint i = 0; i < self->workers->len; i++)
+    {
+      Worker *worker = self->workers->pdata[i];
+
+      if (!worker->exited && !worker->killed)
+        {
+          worker->killed = TRUE;
+          mp_process_kill (worker->process, NULL);
+        }
+    }
+}
+
+/* The pool thread: hands waiting jobs to workers with room, keeps the
+ * number of workers, and lets them go once a closed pool is done. */
+static void
+schedule (MpPool *self)
+{
+  PoolState state;
+  guint pending;
+
+  handle_cancellations (self);
+
+  g_mutex_lock (&self->lock);
+  state = self->state;
+  pending = g_queue_get_length (&self->pending);
+  g_mutex_unlock (&self->lock);
+
+  if (state == POOL_TERMINATED || state == POOL_BROKEN)
+    {
+      GQueue dropped = G_QUEUE_INIT;
+      g_autoptr(GError) error = NULL;
+
+      g_mutex_lock (&self->lock);
+      error = self->broken_error ? g_error_copy (self->broken_error)
+                                 : g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The pool was terminated"));
+      while (!g_queue_is_empty (&self->pending))
+        g_queue_push_tail (&dropped, g_queue_pop_head (&self->pending));
+      g_mutex_unlock (&self->lock);
+      while (!g_queue_is_empty (&dropped))
+        {
+          Job *job = g_queue_pop_head (&dropped);
+
+          job_done (self, job, NULL, g_error_copy (error));
+          job_free (job);
+        }
+      stop_workers (self);
+      return;
+    }
+
+  /* Replace workers that are gone while there is work or a future. */
+  while (self->workers->len < self->n_workers && (state == POOL_RUNNING || pending > 0))
+    {
+      guint before = self->workers->len;
+
+      worker_start (self);
+      if (self->workers->len == before)
+        {
+          g_autoptr(GError) error = g_error_new_literal (MP_ERROR, MP_ERROR_POOL_BROKEN,
+                                                         _("The pool could not start a worker"));
+          if (count_death (self))
+            {
+              break_pool (self, error);
+              return;
+            }
+          break;
+        }
+    }
+
+  for (guint i = 0; i < self->workers->len; i++)
+    {
+      Worker *worker = self->workers->pdata[i];
+
+      while (!worker->exited && !worker->killed && !worker->retiring && !worker->released &&
+             g_queue_get_length (&worker->inflight) < PIPELINE_DEPTH)
+        {
+          g_autoptr(MpMessage) message = NULL;
+          g_autoptr(GError) error = NULL;
+          Job *job;
+
+          g_mutex_lock (&self->lock);
+          job = g_queue_pop_head (&self->pending);
+          g_mutex_unlock (&self->lock);
+          if (job == NULL)
+            break;
+          if (job_is_cancelled (job))
+            {
+              job_done (self, job, NULL, cancelled_error ());
+              job_free (job);
+              continue;
+            }
+
+          message = mp_message_new (MP_WIRE_KIND_VALUE,
+                                    g_variant_new (MP_POOL_JOB_TYPE, job->id, (guint8) job->kind,
+                                                   job->task, job->payload));
+          if (!mp_channel_send (worker->channel, message, NULL, &error))
+            {
+              /* The worker is going: the job waits for another. */
+              g_mutex_lock (&self->lock);
+              g_queue_push_head (&self->pending, job);
+              g_mutex_unlock (&self->lock);
+              break;
+            }
+          g_queue_push_tail (&worker->inflight, job);
+          if (g_queue_get_length (&worker->inflight) == 1)
+            start_timer (worker);
+          worker->n_sent++;
+          if (self->max_tasks_per_worker > 0 && worker->n_sent >= self->max_tasks_per_worker)
+            worker->retiring = TRUE;
+        }
+    }
+
+  /* A closed pool with nothing left: the workers may go. They are told
+   * so: a forked sibling may hold a copy of the channel, so closing it
+   * would not end its input. */
+  g_mutex_lock (&self->lock);
+  pending = g_queue_get_length (&self->pending);
+  state = self->state;
+  g_mutex_unlock (&self->lock);
+  if (state == POOL_CLOSED && pending == 0)
+    for (guint i = 0; i < self->workers->len; i++)
+      {
+        Worker *worker = self->workers->pdata[i];
+
+        if (g_queue_is_empty (&worker->inflight) && !worker->exited && !worker->released)
+          {
+            g_autoptr(MpMessage) stop = mp_message_new (MP_WIRE_KIND_VALUE,
+                                                        g_variant_new (MP_POOL_JOB_TYPE, (guint64) 0,
+                                                                       (guint8) MP_POOL_JOB_STOP, "",
+                                                                       g_variant_new ("()")));
+
+            worker->released = TRUE;
+            if (!mp_channel_send (worker->channel, stop, NULL, NULL) && !worker->killed)
+              {
+                worker->killed = TRUE;
+                mp_process_kill (worker->process, NULL);
+              }
+          }
+      }
+}
+
+/* ---- the pool's thread ----------------------------------------------------- */
+
+static gboolean
+kick_dispatch (GSource     *source,
+               GSourceFunc  callback,
+               gpointer     user_data)
+{
+  g_source_set_ready_time (source, -1);
+  return callback (user_data);
+}
+
+static GSourceFuncs kick_funcs = { NULL, NULL, kick_dispatch, NULL, NULL, NULL };
+
+static gboolean
+kick_cb (gpointer data)
+{
+  MpPool *self = data;
+  gboolean stopping;
+
+  schedule (self);
+  g_mutex_lock (&self->lock);
+  stopping = self->stopping && self->n_live == 0;
+  g_mutex_unlock (&self->lock);
+  if (stopping)
+    g_main_loop_quit (self->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Any thread: the pool thread looks at its queues again. */
+static void
+kick (MpPool *self)
+{
+  if (self->kick != NULL)
+    g_source_set_ready_time (self->kick, 0);
+}
+
+static gpointer
+pool_thread (gpointer data)
+{
+  MpPool *self = data;
+
+  g_main_context_push_thread_default (self->context);
+  g_mutex_lock (&self->lock);
+  self->started = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+
+  schedule (self);
+  g_main_loop_run (self->loop);
+
+  /* Nothing runs any more: what is left is dropped. */
+  while (self->workers->len > 0)
+    {
+      Worker *worker = self->workers->pdata[self->workers->len - 1];
+
+      g_ptr_array_remove_index (self->workers, self->workers->len - 1);
+      worker_free (worker);
+    }
+  g_main_context_pop_thread_default (self->context);
+  return NULL;
+}
+
+static gboolean
+ensure_started (MpPool  *self,
+                GError **error)
+{
+  g_mutex_lock (&self->lock);
+  if (self->thread == NULL && self->start_error == NULL)
+    {
+      if (self->n_workers == 0)
+        self->n_workers = mp_cpu_count ();
+      self->context = g_main_context_new ();
+      self->loop = g_main_loop_new (self->context, FALSE);
+      self->kick = g_source_new (&kick_funcs, sizeof (GSource));
+      g_source_set_static_name (self->kick, "[mp] pool kick");
+      g_source_set_callback (self->kick, kick_cb, self, NULL);
+      g_source_set_ready_time (self->kick, -1);
+      g_source_attach (self->kick, self->context);
+      self->thread = g_thread_new ("mp-pool", pool_thread, self);
+      while (!self->started)
+        g_cond_wait (&self->cond, &self->lock);
+    }
+  if (self->start_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->start_error));
+      g_mutex_unlock (&self->lock);
+      return FALSE;
+    }
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+/* ---- GObject --------------------------------------------------------------- */
+
+static void
+mp_pool_dispose (GObject *object)
+{
+  MpPool *self = MP_POOL (object);
+
+  if (self->thread != NULL)
+    {
+      mp_pool_terminate (self);
+      g_mutex_lock (&self->lock);
+      self->stopping = TRUE;
+      g_mutex_unlock (&self->lock);
+      kick (self);
+      g_thread_join (self->thread);
+      self->thread = NULL;
+    }
+  G_OBJECT_CLASS (mp_pool_parent_class)->dispose (object);
+}
+
+static void
+mp_pool_finalize (GObject *object)
+{
+  MpPool *self = MP_POOL (object);
+
+  g_queue_clear_full (&self->pending, (GDestroyNotify) job_free);
+  g_ptr_array_unref (self->cancelled);
+  g_ptr_array_unref (self->workers);
+  g_array_unref (self->deaths);
+  if (self->kick != NULL)
+    {
+      g_source_destroy (self->kick);
+      g_source_unref (self->kick);
+    }
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->owner_delivery, mp_delivery_unref);
+  g_clear_pointer (&self->owner_context, g_main_context_unref);
+  g_clear_pointer (&self->initargs, g_variant_unref);
+  g_clear_error (&self->broken_error);
+  g_clear_error (&self->start_error);
+  g_free (self->initializer);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+  G_OBJECT_CLASS (mp_pool_parent_class)->finalize (object);
+}
+
+static void
+mp_pool_get_property (GObject    *object,
+                      guint       prop_id,
+                      GValue     *value,
+                      GParamSpec *pspec)
+{
+  MpPool *self = MP_POOL (object);
+
+  switch (prop_id)
+    {
+    case PROP_N_WORKERS:
+      g_value_set_uint (value, mp_pool_get_n_workers (self));
+      break;
+    case PROP_START_METHOD:
+      g_value_set_enum (value, self->start_method);
+      break;
+    case PROP_INITIALIZER:
+      g_value_set_string (value, self->initializer);
+      break;
+    case PROP_INITARGS:
+      g_value_set_variant (value, self->initargs);
+      break;
+    case PROP_MAX_TASKS_PER_WORKER:
+      g_value_set_uint (value, self->max_tasks_per_worker);
+      break;
+    case PROP_RETRIES:
+      g_value_set_uint (value, self->retries);
+      break;
+    case PROP_TASK_TIMEOUT:
+      g_value_set_double (value, self->task_timeout);
+      break;
+    case PROP_MAX_RESTARTS:
+      g_value_set_uint (value, self->max_restarts);
+      break;
+    case PROP_RESTART_PERIOD:
+      g_value_set_double (value, self->restart_period);
+      break;
+    case PROP_N_SUBMITTED:
+      g_value_set_uint64 (value, mp_pool_get_n_submitted (self));
+      break;
+    case PROP_N_COMPLETED:
+      g_value_set_uint64 (value, mp_pool_get_n_completed (self));
+      break;
+    case PROP_N_FAILED:
+      g_value_set_uint64 (value, mp_pool_get_n_failed (self));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mp_pool_set_property (GObject      *object,
+                      guint         prop_id,
+                      const GValue *value,
+                      GParamSpec   *pspec)
+{
+  MpPool *self = MP_POOL (object);
+
+  switch (prop_id)
+    {
+    case PROP_N_WORKERS:
+      self->n_workers = g_value_get_uint (value);
+      break;
+    case PROP_START_METHOD:
+      self->start_method = g_value_get_enum (value);
+      break;
+    case PROP_INITIALIZER:
+      g_free (self->initializer);
+      self->initializer = g_value_dup_string (value);
+      break;
+    case PROP_INITARGS:
+      g_clear_pointer (&self->initargs, g_variant_unref);
+      self->initargs = g_value_dup_variant (value);
+      break;
+    case PROP_MAX_TASKS_PER_WORKER:
+      self->max_tasks_per_worker = g_value_get_uint (value);
+      break;
+    case PROP_RETRIES:
+      self->retries = g_value_get_uint (value);
+      break;
+    case PROP_TASK_TIMEOUT:
+      self->task_timeout = g_value_get_double (value);
+      break;
+    case PROP_MAX_RESTARTS:
+      self->max_restarts = g_value_get_uint (value);
+      break;
+    case PROP_RESTART_PERIOD:
+      self->restart_period = g_value_get_double (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mp_pool_class_init (MpPoolClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = mp_pool_dispose;
+  object_class->finalize = mp_pool_finalize;
+  object_class->get_property = mp_pool_get_property;
+  object_class->set_property = mp_pool_set_property;
+
+  /**
+   * MpPool:n-workers:
+   *
+   * How many worker processes run; 0 makes it mp_cpu_count().
+   */
+  properties[PROP_N_WORKERS] =
+    g_param_spec_uint ("n-workers", NULL, NULL, 0, 4096, 0,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * MpPool:start-method:
+   *
+   * How the workers start.
+   */
+  properties[PROP_START_METHOD] =
+    g_param_spec_enum ("start-method", NULL, NULL, MP_TYPE_START_METHOD, MP_START_METHOD_DEFAULT,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * MpPool:initializer:
+   *
+   * A registered task each worker runs once before its first job, with
+   * #MpPool:initargs, as Python's `initializer`; %NULL for none.
+   */
+  properties[PROP_INITIALIZER] =
+    g_param_spec_string ("initializer", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * MpPool:initargs:
+   *
+   * The arguments of #MpPool:initializer.
+   */
+  properties[PROP_INITARGS] =
+    g_param_spec_variant ("initargs", NULL, NULL, G_VARIANT_TYPE_ANY, NULL,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * MpPool:max-tasks-per-worker:
+   *
+   * Jobs (an apply, or a map's chunk) a worker runs before it is replaced
+   * by a new process, as Python's `maxtasksperchild`; 0 for no limit.
+   */
+  properties[PROP_MAX_TASKS_PER_WORKER] =
+    g_param_spec_uint ("max-tasks-per-worker", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  /**
+   * MpPool:retries:
+   *
+   * How many times a job whose worker died is run again before it fails
+   * with %MP_ERROR_WORKER_DIED.
+   */
+  properties[PROP_RETRIES] =
+    g_param_spec_uint ("retries", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MpPool:task-timeout:
+   *
+   * Seconds a job (an apply, or a map's chunk) may run before its worker
+   * is killed and replaced and the job fails with %G_IO_ERROR_TIMED_OUT;
+   * 0 or less for no limit.
+   */
+  properties[PROP_TASK_TIMEOUT] =
+    g_param_spec_double ("task-timeout", NULL, NULL, -1, G_MAXDOUBLE, 0,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MpPool:max-restarts:
+   *
+   * More unexpected worker deaths than this within
+   * #MpPool:restart-period seconds stop the pool with
+   * %MP_ERROR_POOL_BROKEN, instead of restarting workers for ever.
+   */
+  properties[PROP_MAX_RESTARTS] =
+    g_param_spec_uint ("max-restarts", NULL, NULL, 0, G_MAXUINT, 10,
+                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MpPool:restart-period:
+   *
+   * The window of #MpPool:max-restarts, in seconds.
+   */
+  properties[PROP_RESTART_PERIOD] =
+    g_param_spec_double ("restart-period", NULL, NULL, 0, G_MAXDOUBLE, 10,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MpPool:n-submitted:
+   *
+   * Calls given to the pool (each item of a map counts). Notified at most
+   * every 50 ms, in the pool's main context.
+   */
+  properties[PROP_N_SUBMITTED] =
+    g_param_spec_uint64 ("n-submitted", NULL, NULL, 0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * MpPool:n-completed:
+   *
+   * Calls that gave a result. Notified like #MpPool:n-submitted.
+   */
+  properties[PROP_N_COMPLETED] =
+    g_param_spec_uint64 ("n-completed", NULL, NULL, 0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /**
+   * MpPool:n-failed:
+   *
+   * Calls that failed, were cancelled or timed out (a failed map chunk
+   * counts all its items). Notified like #MpPool:n-submitted.
+   */
+  properties[PROP_N_FAILED] =
+    g_param_spec_uint64 ("n-failed", NULL, NULL, 0, G_MAXUINT64, 0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * MpPool::task-finished:
+   * @pool: the pool
+   * @task: the task's name
+   * @success: whether it gave a result
+   *
+   * A job (an apply, or a map's chunk) is over, emitted in the main
+   * context of the thread that made the pool.
+   */
+  signals[SIGNAL_TASK_FINISHED] =
+    g_signal_new ("task-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
+}
+
+static void
+mp_pool_init (MpPool *self)
+{
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  g_queue_init (&self->pending);
+  self->cancelled = g_ptr_array_new_with_free_func (g_object_unref);
+  self->workers = g_ptr_array_new ();
+  self->deaths = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->max_restarts = 10;
+  self->restart_period = 10;
+  self->owner_context = g_main_context_ref_thread_default ();
+  self->owner_delivery = mp_delivery_get (self->owner_context);
+}
+
+static gboolean
+mp_pool_initable_init (GInitable     *initable,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  MpPool *self = MP_POOL (initable);
+
+  if (self->initializer != NULL && *self->initializer != '\0' && !check_task (self->initializer, error))
+    return FALSE;
+  if ((self->start_method == MP_START_METHOD_SPAWN || self->start_method == MP_START_METHOD_FORKSERVER) &&
+      !mp_is_initialized ())
+    {
+      g_set_error_literal (error, MP_ERROR, MP_ERROR_NOT_INITIALIZED,
+                           _("A pool of spawn or forkserver workers needs mp_init() first"));
+      return FALSE;
+    }
+  return ensure_started (self, error);
+}
+
+static void
+mp_pool_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = mp_pool_initable_init;
+}
+
+/**
+ * mp_pool_new:
+ * @n_workers: worker processes; 0 for mp_cpu_count()
+ * @error: return location for a #GError
+ *
+ * Makes a pool and starts its workers, as Python's `Pool(processes)`.
+ * For the other settings, use g_initable_new() with the properties.
+ *
+ * Returns: (transfer full): the pool, or %NULL with @error set
+ */
+MpPool *
+mp_pool_new (guint    n_workers,
+             GError **error)
+{
+  return g_initable_new (MP_TYPE_POOL, NULL, error, "n-workers", n_workers, NULL);
+}
+
+/* ---- Python's calls ---------------------------------------------------------- */
+
+static void
+link_cancellable (GCancellable *cancellable,
+                  MpPoolResult *result)
+{
+  mp_pool_result_cancel (result);
+}
+
+/* Waits for @result, cancelling it if @cancellable fires. */
+static GVariant *
+wait_result (MpPoolResult  *result,
+             GCancellable  *cancellable,
+             GError       **error)
+{
+  gulong id = 0;
+  GVariant *value;
+
+  if (cancellable != NULL)
+    id = g_cancellable_connect (cancellable, G_CALLBACK (link_cancellable), result, NULL);
+  value = mp_pool_result_get (result, -1, error);
+  if (id != 0)
+    g_cancellable_disconnect (cancellable, id);
+  return value;
+}
+
+/**
+ * mp_pool_apply:
+ * @self: an #MpPool
+ * @task: a registered task's name
+ * @args: (nullable): its arguments
+ * @cancellable: (nullable): cancels the call, running or not
+ * @error: return location for a #GError
+ *
+ * Runs one call in a worker and waits for it, as Python's `apply()`.
+ *
+ * Returns: (transfer full): the task's result, or %NULL with @error set
+ */
+GVariant *
+mp_pool_apply (MpPool        *self,
+               const char    *task,
+               GVariant      *args,
+               GCancellable  *cancellable,
+               GError       **error)
+{
+  g_autoptr(MpPoolResult) result = mp_pool_submit (self, task, args, -1, error);
+
+  return result ? wait_result (result, cancellable, error) : NULL;
+}
+
+typedef struct
+{
+  MpPoolResult *result;
+  gulong        cancel_id;
+} AsyncCall;
+
+static void
+async_call_free (AsyncCall *call)
+{
+  g_clear_object (&call->result);
+  g_free (call);
+}
+
+static void
+async_call_done (GObject      *source,
+                 GAsyncResult *res,
+                 gpointer      data)
+{
+  g_autoptr(GTask) task = data;
+  AsyncCall *call = g_task_get_task_data (task);
+  GError *error = NULL;
+  GVariant *value;
+
+  if (call->cancel_id != 0)
+    g_cancellable_disconnect (g_task_get_cancellable (task), call->cancel_id);
+  call->cancel_id = 0;
+  value = mp_pool_result_get_finish (MP_POOL_RESULT (source), res, &error);
+  if (value == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, value, (GDestroyNotify) g_variant_unref);
+}
+
+/* The GIO side of a submitted call: @task returns with @result. */
+static void
+run_async (GTask        *task,
+           MpPoolResult *result,
+           GError       *error)
+{
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  AsyncCall *call;
+
+  if (result == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  call = g_new0 (AsyncCall, 1);
+  call->result = result;
+  g_task_set_task_data (task, call, (GDestroyNotify) async_call_free);
+  /* The result's own wait is not cancelled: the call is, and it then
+   * comes back as cancelled. */
+  g_task_set_check_cancellable (task, FALSE);
+  if (cancellable != NULL)
+    call->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (link_cancellable), result, NULL);
+  mp_pool_result_get_async (result, NULL, async_call_done, task);
+}
+
+/**
+ * mp_pool_apply_async:
+ * @self: an #MpPool
+ * @task: a registered task's name
+ * @args: (nullable): its arguments
+ * @cancellable: (nullable): cancels the call, running or not
+ * @callback: (scope async): called with the result, in the caller's
+ *   thread-default main context
+ * @user_data: (closure): data for @callback
+ *
+ * Runs one call in a worker, as Python's `apply_async()`.
+ */
+void
+mp_pool_apply_async (MpPool              *self,
+                     const char          *task_name,
+                     GVariant            *args,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data)
+{
+  GTask *task;
+  GError *error = NULL;
+  MpPoolResult *result;
+
+  g_return_if_fail (MP_IS_POOL (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mp_pool_apply_async);
+  result = mp_pool_submit (self, task_name, args, -1, &error);
+  run_async (task, result, error);
+}
+
+/**
+ * mp_pool_apply_finish:
+ * @self: an #MpPool
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the task's result, or %NULL with @error set
+ */
+GVariant *
+mp_pool_apply_finish (MpPool        *self,
+                      GAsyncResult  *result,
+                      GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * mp_pool_map:
+ * @self: an #MpPool
+ * @task: a registered task's name
+ * @items: an array; each element is the arguments of one call
+ * @chunksize: items per job; 0 for about four jobs per worker
+ * @cancellable: (nullable): cancels the map
+ * @error: return location for a #GError
+ *
+ * Runs @task over @items and waits, as Python's `map()`: the results in
+ * the order of @items ("aT" when they all have type T, "av" otherwise),
+ * or the first error. An empty @items gives an empty "av".
+ *
+ * Returns: (transfer full): the results, or %NULL with @error set
+ */
+GVariant *
+mp_pool_map (MpPool        *self,
+             const char    *task,
+             GVariant      *items,
+             guint          chunksize,
+             GCancellable  *cancellable,
+             GError       **error)
+{
+  g_autoptr(MpPoolResult) result = NULL;
+
+  g_return_val_if_fail (MP_IS_POOL (self), NULL);
+  result = submit_map (self, task, items, chunksize, FALSE, error);
+  return result ? wait_result (result, cancellable, error) : NULL;
+}
+
+/**
+ * mp_pool_map_async:
+ * @self: an #MpPool
+ * @task: a registered task's name
+ * @items: an array; each element is the arguments of one call
+ * @chunksize: items per job; 0 for about four jobs per worker
+ * @cancellable: (nullable): cancels the map
+ * @callback: (scope async): called with the results
+ * @user_data: (closure): data for @callback
+ *
+ * Runs @task over @items, as Python's `map_async()`.
+ */
+void
+mp_pool_map_async (MpPool              *self,
+                   const char          *task_name,
+                   GVariant            *items,
+                   guint                chunksize,
+                   GCancellable        *cancellable,
+                   GAsyncReadyCallback  callback,
+                   gpointer             user_data)
+{
+  GTask *task;
+  GError *error = NULL;
+  MpPoolResult *result;
+
+  g_return_if_fail (MP_IS_POOL (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mp_pool_map_async);
+  result = submit_map (self, task_name, items, chunksize, FALSE, &error);
+  run_async (task, result, error);
+}
+
+/**
+ * mp_pool_map_finish:
+ * @self: an #MpPool
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the results, or %NULL with @error set
+ */
+GVariant *
+mp_pool_map_finish (MpPool        *self,
+                    GAsyncResult  *result,
+                    GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * mp_pool_starmap:
+ * @self: an #MpPool
+ * @task: a registered task's name
+ * @items: an array of tuples, each the arguments of one call
+ * @chunksize: items per job; 0 for about four jobs per worker
+ * @cancellable: (nullable): cancels the map
+ * @error: return location for a #GError
+ *
+ * As mp_pool_map(), for Python's `starmap()`: each item is a tuple of
+ * arguments (anything else is refused).
+ *
+ * Returns: (transfer full): the results, or %NULL with @error set
+ */
+GVariant *
+mp_pool_starmap (MpPool        *self,
+                 const char    *task,
+                 GVariant      *items,
+                 guint          chunksize,
+                 GCancellable  *cancellable,
+                 GError       **error)
+{
+  g_autoptr(MpPoolResult) result = NULL;
+
+  g_return_val_if_fail (MP_IS_POOL (self), NULL);
+  result = submit_map (self, task, items, chunksize, TRUE, error);
+  return result ? wait_result (result, cancellable, error) : NULL;
+}
+
+/**
+ * mp_pool_starmap_async:
+ * @self: an #MpPool
+ * @task: a registered task's name
+ * @items: an array of tuples, each the arguments of one call
+ * @chunksize: items per job; 0 for about four jobs per worker
+ * @cancellable: (nullable): cancels the map
+ * @callback: (scope async): called with the results
+ * @user_data: (closure): data for @callback
+ *
+ * As mp_pool_map_async(), for Python's `starmap_async()`.
+ */
+void
+mp_pool_starmap_async (MpPool              *self,
+                       const char          *task_name,
+                       GVariant            *items,
+                       guint                chunksize,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
+{
+  GTask *task;
+  GError *error = NULL;
+  MpPoolResult *result;
+
+  g_return_if_fail (MP_IS_POOL (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mp_pool_starmap_async);
+  result = submit_map (self, task_name, items, chunksize, TRUE, &error);
+  run_async (task, result, error);
+}
+
+/**
+ * mp_pool_starmap_finish:
+ * @self: an #MpPool
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the results, or %NULL with @error set
+ */
+GVariant *
+mp_pool_starmap_finish (MpPool        *self,
+                        GAsyncResult  *result,
+                        GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static MpPoolIterator *
+imap (MpPool      *self,
+      const char  *task,
+      GVariant    *items,
+      guint        chunksize,
+      gboolean     ordered,
+      GError     **error)
+{
+  g_autoptr(GVariant) owned = items ? g_variant_ref_sink (items) : NULL;
+
+  if (!check_task (task, error) || !check_items (owned, FALSE, error) || !ensure_started (self, error))
+    return NULL;
+  g_mutex_lock (&self->lock);
+  if (!check_running (self, error))
+    {
+      g_mutex_unlock (&self->lock);
+      return NULL;
+    }
+  g_mutex_unlock (&self->lock);
+  return mp_pool_iterator_new (self, task, owned, MAX (chunksize, 1), ordered);
+}
+
+/**
+ * mp_pool_imap:
+ * @self: an #MpPool
+ * @task: a registered task's name
+ * @items: an array; each element is the arguments of one call
+ * @chunksize: items per job (0 is 1, as in Python)
+ * @error: return location for a #GError
+ *
+ * Runs @task over @items and gives the results one by one in the order
+ * of @items, as Python's `imap()`. Only a bounded number of chunks are
+ * given to the workers ahead of the results taken.
+ *
+ * Returns: (transfer full): the iterator, or %NULL with @error set
+ */
+MpPoolIterator *
+mp_pool_imap (MpPool      *self,
+              const char  *task,
+              GVariant    *items,
+              guint        chunksize,
+              GError     **error)
+{
+  g_return_val_if_fail (MP_IS_POOL (self), NULL);
+  return imap (self, task, items, chunksize, TRUE, error);
+}
+
+/**
+ * mp_pool_imap_unordered:
+ * @self: an #MpPool
+ * @task: a registered task's name
+ * @items: an array; each element is the arguments of one call
+ * @chunksize: items per job (0 is 1, as in Python)
+ * @error: return location for a #GError
+ *
+ * As mp_pool_imap(), with the results in the order they are done, as
+ * Python's `imap_unordered()`.
+ *
+ * Returns: (transfer full): the iterator, or %NULL with @error set
+ */
+MpPoolIterator *
+mp_pool_imap_unordered (MpPool      *self,
+                        const char  *task,
+                        GVariant    *items,
+                        guint        chunksize,
+                        GError     **error)
+{
+  g_return_val_if_fail (MP_IS_POOL (self), NULL);
+  return imap (self, task, items, chunksize, FALSE, error);
+}
+
+/* ---- close, terminate, join --------------------------------------------------- */
+
+/**
+ * mp_pool_close:
+ * @self: an #MpPool
+ *
+ * Takes no more work, as Python's `close()`: the workers finish what was
+ * given and then leave.
+ */
+void
+mp_pool_close (MpPool *self)
+{
+  g_return_if_fail (MP_IS_POOL (self));
+
+  g_mutex_lock (&self->lock);
+  if (self->state == POOL_RUNNING)
+    self->state = POOL_CLOSED;
+  g_mutex_unlock (&self->lock);
+  kick (self);
+}
+
+/**
+ * mp_pool_terminate:
+ * @self: an #MpPool
+ *
+ * Stops everything now, as Python's `terminate()`: waiting work fails
+ * with %G_IO_ERROR_CLOSED and the workers are killed. Returns once they
+ * are gone.
+ */
+void
+mp_pool_terminate (MpPool *self)
+{
+  GQueue dropped = G_QUEUE_INIT;
+
+  g_return_if_fail (MP_IS_POOL (self));
+
+  g_mutex_lock (&self->lock);
+  if (self->state == POOL_RUNNING || self->state == POOL_CLOSED)
+    self->state = POOL_TERMINATED;
+  while (!g_queue_is_empty (&self->pending))
+    g_queue_push_tail (&dropped, g_queue_pop_head (&self->pending));
+  g_mutex_unlock (&self->lock);
+
+  while (!g_queue_is_empty (&dropped))
+    {
+      Job *job = g_queue_pop_head (&dropped);
+
+      job_done (self, job, NULL, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED,
+                                                      _("The pool was terminated")));
+      job_free (job);
+    }
+  if (self->thread == NULL)
+    return;
+  kick (self);
+  g_mutex_lock (&self->lock);
+  while (self->n_live > 0)
+    g_cond_wait (&self->cond, &self->lock);
+  g_mutex_unlock (&self->lock);
+}
+
+static gboolean
+joined (MpPool *self)
+{
+  return self->n_live == 0 && g_queue_is_empty (&self->pending);
+}
+
+/**
+ * mp_pool_join:
+ * @self: an #MpPool
+ * @timeout: seconds to wait; negative waits forever
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Waits for the workers to leave after mp_pool_close() or
+ * mp_pool_terminate(), as Python's `join()`.
+ *
+ * Returns: %TRUE once they are gone; %FALSE with %MP_ERROR_INVALID_STATE
+ *   on a pool still running, or %G_IO_ERROR_TIMED_OUT
+ */
+gboolean
+mp_pool_join (MpPool        *self,
+              double         timeout,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  gint64 deadline = mp_deadline_from_timeout (timeout);
+  gboolean ok;
+
+  g_return_val_if_fail (MP_IS_POOL (self), FALSE);
+
+  g_mutex_lock (&self->lock);
+  if (self->state == POOL_RUNNING)
+    {
+      g_mutex_unlock (&self->lock);
+      g_set_error_literal (error, MP_ERROR, MP_ERROR_INVALID_STATE,
+                           _("Close or terminate the pool before joining it"));
+      return FALSE;
+    }
+  while (!joined (self) && !g_cancellable_is_cancelled (cancellable))
+    {
+      /* A short wait at a time, to see the cancellable. */
+      gint64 until = g_get_monotonic_time () + 50 * G_TIME_SPAN_MILLISECOND;
+
+      if (deadline >= 0 && deadline < until)
+        until = deadline;
+      g_cond_wait_until (&self->cond, &self->lock, until);
+      if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+        break;
+    }
+  ok = joined (self);
+  g_mutex_unlock (&self->lock);
+  if (ok)
+    return TRUE;
+  if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                         _("The pool's workers were still there at the timeout"));
+  return FALSE;
+}
+
+static void
+join_thread (GTask        *task,
+             gpointer      source,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  GError *error = NULL;
+
+  if (mp_pool_join (source, -1, cancellable, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * mp_pool_join_async:
+ * @self: an #MpPool
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called once the workers are gone
+ * @user_data: (closure): data for @callback
+ *
+ * Waits for the workers to leave, from the caller's thread-default main
+ * context.
+ */
+void
+mp_pool_join_async (MpPool              *self,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+
+  g_return_if_fail (MP_IS_POOL (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mp_pool_join_async);
+  g_mutex_lock (&self->lock);
+  if (self->state == POOL_RUNNING)
+    {
+      g_mutex_unlock (&self->lock);
+      g_set_error_literal (&error, MP_ERROR, MP_ERROR_INVALID_STATE,
+                           _("Close or terminate the pool before joining it"));
+      g_task_return_error (task, error);
+      return;
+    }
+  g_mutex_unlock (&self->lock);
+  g_task_run_in_thread (task, join_thread);
+}
+
+/**
+ * mp_pool_join_finish:
+ * @self: an #MpPool
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE once the workers are gone
+ */
+gboolean
+mp_pool_join_finish (MpPool        *self,
+                     GAsyncResult  *result,
+                     GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ---- properties ------------------------------------------------------------ */
+
+/**
+ * mp_pool_get_n_workers:
+ * @self: an #MpPool
+ *
+ * Returns: how many workers the pool keeps
+ */
+guint
+mp_pool_get_n_workers (MpPool *self)
+{
+  g_return_val_if_fail (MP_IS_POOL (self), 0);
+  return self->n_workers;
+}
+
+typedef struct
+{
+  MpPool *pool;
+  GArray *pids;
+  GMutex  lock;
+  GCond   cond;
+  gboolean done;
+} PidsCall;
+
+static gboolean
+collect_pids (gpointer data)
+{
+  PidsCall *call = data;
+
+  for (guint i = 0; i < call->pool->workers->len; i++)
+    {
+      Worker *worker = call->pool->workers->pdata[i];
+      int pid = mp_process_get_pid (worker->process);
+
+      if (!worker->exited)
+        g_array_append_val (call->pids, pid);
+    }
+  g_mutex_lock (&call->lock);
+  call->done = TRUE;
+  g_cond_signal (&call->cond);
+  g_mutex_unlock (&call->lock);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * mp_pool_get_worker_pids:
+ * @self: an #MpPool
+ *
+ * Returns: (transfer full) (element-type gint): the process ids of the
+ *   workers now
+ */
+GArray *
+mp_pool_get_worker_pids (MpPool *self)
+{
+  PidsCall call = { self, g_array_new (FALSE, FALSE, sizeof (int)) };
+
+  g_return_val_if_fail (MP_IS_POOL (self), NULL);
+
+  if (self->thread == NULL)
+    return call.pids;
+  g_mutex_init (&call.lock);
+  g_cond_init (&call.cond);
+  g_main_context_invoke (self->context, collect_pids, &call);
+  g_mutex_lock (&call.lock);
+  while (!call.done)
+    g_cond_wait (&call.cond, &call.lock);
+  g_mutex_unlock (&call.lock);
+  g_mutex_clear (&call.lock);
+  g_cond_clear (&call.cond);
+  return call.pids;
+}
+
+/**
+ * mp_pool_get_n_submitted:
+ * @self: an #MpPool
+ *
+ * Returns: the #MpPool:n-submitted count
+ */
+guint64
+mp_pool_get_n_submitted (MpPool *self)
+{
+  g_return_val_if_fail (MP_IS_POOL (self), 0);
+  return __atomic_load_n (&self->n_submitted, __ATOMIC_RELAXED);
+}
+
+/**
+ * mp_pool_get_n_completed:
+ * @self: an #MpPool
+ *
+ * Returns: the #MpPool:n-completed count
+ */
+guint64
+mp_pool_get_n_completed (MpPool *self)
+{
+  g_return_val_if_fail (MP_IS_POOL (self), 0);
+  return __atomic_load_n (&self->n_completed, __ATOMIC_RELAXED);
+}
+
+/**
+ * mp_pool_get_n_failed:
+ * @self: an #MpPool
+ *
+ * Returns: the #MpPool:n-failed count
+ */
+guint64
+mp_pool_get_n_failed (MpPool *self)
+{
+  g_return_val_if_fail (MP_IS_POOL (self), 0);
+  return __atomic_load_n (&self->n_failed, __ATOMIC_RELAXED);
+}

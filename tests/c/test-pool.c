@@ -1,0 +1,709 @@
+/* test-pool.c: MpPool: Python's calls, and what Python's pool cannot do
+ * (workers that die, timeouts, cancellation, restart intensity)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mp.h>
+#include "test-util.h"
+
+#define TIMEOUT 120
+
+static char *scratch_dir;
+static gboolean made_scratch;
+static gint64 init_value = -1;
+
+/* ---- tasks ------------------------------------------------------------------- */
+
+static GVariant *
+task_square (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  gint64 x;
+
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE_INT64))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "square wants an int64, not %s",
+                   g_variant_get_type_string (args));
+      return NULL;
+    }
+  x = g_variant_get_int64 (args);
+  return g_variant_new_int64 (x * x);
+}
+
+static GVariant *
+task_add (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  gint64 a, b;
+
+  g_variant_get (args, "(xx)", &a, &b);
+  return g_variant_new_int64 (a + b);
+}
+
+static GVariant *
+task_fail (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "no such thing as %s", g_variant_get_string (args, NULL));
+  return NULL;
+}
+
+static GVariant *
+task_fail_on_3 (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  if (g_variant_get_int64 (args) == 3)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "three is bad");
+      return NULL;
+    }
+  return g_variant_new_int64 (g_variant_get_int64 (args));
+}
+
+static GVariant *
+task_pid (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  return g_variant_new_int32 (getpid ());
+}
+
+/* Blocks until killed: the pool's timeout or cancellation must end it. */
+static GVariant *
+task_hang (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  for (;;)
+    pause ();
+  return NULL;
+}
+
+/* Dies the way args says: "kill", "abort", "exit", "segv". */
+static GVariant *
+task_die (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  const char *how = g_variant_get_string (args, NULL);
+
+  if (g_str_equal (how, "kill"))
+    raise (SIGKILL);
+  else if (g_str_equal (how, "abort"))
+    abort ();
+  else if (g_str_equal (how, "exit"))
+    _exit (3);
+  else if (g_str_equal (how, "segv"))
+    raise (SIGSEGV);
+  return g_variant_new_string ("survived");
+}
+
+/* Dies the first time (a file marks that it ran), works the second. */
+static GVariant *
+task_die_once (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  g_autofree char *mark = g_build_filename (scratch_dir, g_variant_get_string (args, NULL), NULL);
+  int fd = open (mark, O_CREAT | O_EXCL | O_WRONLY, 0600);
+
+  if (fd >= 0)
+    {
+      close (fd);
+      raise (SIGKILL);
+    }
+  return g_variant_new_string ("second time");
+}
+
+static GVariant *
+task_init (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  init_value = g_variant_get_int64 (args);
+  if (init_value < 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "the initializer refuses");
+      return NULL;
+    }
+  return NULL;
+}
+
+static GVariant *
+task_get_init (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  return g_variant_new_int64 (init_value);
+}
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static MpPool *
+new_pool (MpStartMethod method,
+          guint         n,
+          const char   *first_property,
+          ...)
+{
+  g_autoptr(GError) error = NULL;
+  MpPool *pool;
+  va_list ap;
+
+  va_start (ap, first_property);
+  pool = (MpPool *) g_initable_new_valist (MP_TYPE_POOL, first_property, ap, NULL, &error);
+  va_end (ap);
+  (void) method;
+  g_assert_no_error (error);
+  g_assert_nonnull (pool);
+  return pool;
+}
+
+static GVariant *
+int_array (gint64 from,
+           gint64 to)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("ax"));
+  for (gint64 i = from; i < to; i++)
+    g_variant_builder_add (&b, "x", i);
+  return g_variant_builder_end (&b);
+}
+
+static int
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  int n = 0;
+
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* ---- Python's calls ------------------------------------------------------------ */
+
+/* The seeds' first example: map of x*x over [1, 2, 3] gives [1, 4, 9];
+ * apply; starmap; errors with domain, code and message; bad input. */
+static void
+test_calls (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  g_autoptr(MpPool) pool = new_pool (method, 2, "n-workers", 2, "start-method", method, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+  gsize n;
+  const gint64 *xs;
+  guint64 completed;
+
+  v = mp_pool_map (pool, "square", int_array (1, 4), 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_type_string (v), ==, "ax");
+  xs = g_variant_get_fixed_array (v, &n, sizeof (gint64));
+  g_assert_cmpuint (n, ==, 3);
+  g_assert_cmpint (xs[0], ==, 1);
+  g_assert_cmpint (xs[1], ==, 4);
+  g_assert_cmpint (xs[2], ==, 9);
+  g_clear_pointer (&v, g_variant_unref);
+
+  v = mp_pool_apply (pool, "square", g_variant_new_int64 (7), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (v), ==, 49);
+  g_clear_pointer (&v, g_variant_unref);
+
+  v = mp_pool_starmap (pool, "add", g_variant_new_parsed ("[(int64 1, int64 2), (3, 4)]"), 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_print (v, FALSE), ==, "[3, 7]");
+  g_clear_pointer (&v, g_variant_unref);
+
+  /* A task's error comes back whole. */
+  g_assert_null (mp_pool_apply (pool, "fail", g_variant_new_string ("x"), NULL, &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+  g_assert_cmpstr (error->message, ==, "no such thing as x");
+  g_clear_error (&error);
+
+  /* Arguments of the wrong type: the task says so; no worker is lost. */
+  g_assert_null (mp_pool_apply (pool, "square", g_variant_new_string ("7"), NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  /* An unknown task: refused at once, at the caller. */
+  g_assert_null (mp_pool_apply (pool, "no-such-task", NULL, NULL, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_UNKNOWN_TASK);
+  g_clear_error (&error);
+  g_assert_null (mp_pool_map (pool, "square", g_variant_new_int64 (1), 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_null (mp_pool_starmap (pool, "add", int_array (0, 3), 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  g_assert_cmpuint (mp_pool_get_n_completed (pool), ==, 3 + 1 + 2);
+  g_assert_cmpuint (mp_pool_get_n_failed (pool), ==, 2);
+
+  /* An empty map is an empty result; a big one keeps its order. */
+  v = mp_pool_map (pool, "square", g_variant_new_array (G_VARIANT_TYPE_INT64, NULL, 0), 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_n_children (v), ==, 0);
+  g_clear_pointer (&v, g_variant_unref);
+  completed = mp_pool_get_n_completed (pool);
+  for (guint chunksize = 0; chunksize < 40; chunksize += 13)
+    {
+      v = mp_pool_map (pool, "square", int_array (0, 5000), chunksize, NULL, &error);
+      g_assert_no_error (error);
+      xs = g_variant_get_fixed_array (v, &n, sizeof (gint64));
+      g_assert_cmpuint (n, ==, 5000);
+      for (gsize i = 0; i < n; i++)
+        g_assert_cmpint (xs[i], ==, (gint64) (i * i));
+      g_clear_pointer (&v, g_variant_unref);
+    }
+
+  g_assert_cmpuint (mp_pool_get_n_completed (pool), ==, completed + 4 * 5000);
+
+  /* The first failing item fails the map. */
+  g_assert_null (mp_pool_map (pool, "fail-on-3", int_array (0, 10), 1, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+
+  mp_pool_close (pool);
+  g_assert_true (mp_pool_join (pool, TIMEOUT, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* Results on a main loop; AsyncResult's get/ready/successful/wait. */
+static void
+apply_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  GPtrArray *got = data;
+  g_autoptr(GError) error = NULL;
+  GVariant *v = mp_pool_apply_finish (MP_POOL (source), res, &error);
+
+  g_assert_no_error (error);
+  g_ptr_array_add (got, v);
+}
+
+static void
+map_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  GVariant **out = data;
+  g_autoptr(GError) error = NULL;
+
+  *out = mp_pool_map_finish (MP_POOL (source), res, &error);
+  g_assert_no_error (error);
+}
+
+static void
+count_finished (MpPool *pool, const char *task, gboolean success, gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+test_async (void)
+{
+  g_autoptr(MpPool) pool = mp_pool_new (2, NULL);
+  g_autoptr(GPtrArray) got = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  g_autoptr(GVariant) mapped = NULL;
+  g_autoptr(MpPoolResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+  GMainContext *context = g_main_context_default ();
+  guint finished = 0;
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT * G_USEC_PER_SEC;
+
+  g_signal_connect (pool, "task-finished", G_CALLBACK (count_finished), &finished);
+  for (int i = 0; i < 30; i++)
+    mp_pool_apply_async (pool, "square", g_variant_new_int64 (i), NULL, apply_done, got);
+  mp_pool_map_async (pool, "square", int_array (0, 100), 10, NULL, map_done, &mapped);
+  while ((got->len < 30 || mapped == NULL || finished < 40) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_assert_cmpuint (got->len, ==, 30);
+  g_assert_nonnull (mapped);
+  g_assert_cmpuint (g_variant_n_children (mapped), ==, 100);
+  g_assert_cmpuint (finished, ==, 40);
+
+  /* The progress properties are notified (throttled) on this loop. */
+  while (mp_pool_get_n_completed (pool) != 130 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_assert_cmpuint (mp_pool_get_n_submitted (pool), ==, 130);
+
+  result = mp_pool_submit (pool, "square", g_variant_new_int64 (12), -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (mp_pool_result_wait (result, TIMEOUT));
+  g_assert_true (mp_pool_result_ready (result));
+  g_assert_true (mp_pool_result_successful (result));
+  v = mp_pool_result_get (result, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (v), ==, 144);
+
+  /* Once the loop has delivered what is left, nothing holds the pool. */
+  {
+    MpPool *weak = pool;
+
+    g_object_add_weak_pointer (G_OBJECT (weak), (gpointer *) &weak);
+    g_clear_object (&pool);
+    while (weak != NULL && g_get_monotonic_time () < deadline)
+      g_main_context_iteration (context, TRUE);
+    g_assert_null (weak);
+  }
+}
+
+/* imap and imap_unordered: every result once; in order for imap. */
+static void
+test_imap (void)
+{
+  g_autoptr(MpPool) pool = mp_pool_new (2, NULL);
+  g_autoptr(GError) error = NULL;
+
+  for (guint ordered = 0; ordered < 2; ordered++)
+    for (guint chunksize = 1; chunksize < 20; chunksize += 6)
+      {
+        g_autoptr(MpPoolIterator) it = NULL;
+        g_autoptr(GVariant) v = NULL;
+        guint64 sum = 0;
+        guint n = 0;
+
+        it = ordered ? mp_pool_imap (pool, "square", int_array (0, 300), chunksize, &error)
+                     : mp_pool_imap_unordered (pool, "square", int_array (0, 300), chunksize, &error);
+        g_assert_no_error (error);
+        while (mp_pool_iterator_next (it, TIMEOUT, &v, &error))
+          {
+            if (ordered)
+              g_assert_cmpint (g_variant_get_int64 (v), ==, (gint64) n * n);
+            sum += g_variant_get_int64 (v);
+            n++;
+            g_clear_pointer (&v, g_variant_unref);
+          }
+        g_assert_no_error (error);
+        g_assert_cmpuint (n, ==, 300);
+        g_assert_cmpuint (sum, ==, 299 * 300 * 599 / 6);
+      }
+
+  /* A failing chunk gives its error once, then the rest comes. */
+  {
+    g_autoptr(MpPoolIterator) it = mp_pool_imap (pool, "fail-on-3", int_array (0, 6), 1, &error);
+    g_autoptr(GVariant) v = NULL;
+    guint n = 0, errors = 0;
+
+    for (;;)
+      {
+        if (mp_pool_iterator_next (it, TIMEOUT, &v, &error))
+          {
+            n++;
+            g_clear_pointer (&v, g_variant_unref);
+          }
+        else if (error != NULL)
+          {
+            g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+            g_clear_error (&error);
+            errors++;
+          }
+        else
+          break;
+      }
+    g_assert_cmpuint (n, ==, 5);
+    g_assert_cmpuint (errors, ==, 1);
+  }
+}
+
+/* ---- beyond Python --------------------------------------------------------------- */
+
+/* A worker that dies mid-task fails that task with a clear reason; the
+ * worker is replaced and every other task completes. */
+static void
+test_worker_dies (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  g_autoptr(MpPool) pool = new_pool (method, 2, "n-workers", 2, "start-method", method, NULL);
+  const char *hows[] = { "kill", "abort", "exit", "segv" };
+  const char *expect[] = { "killed by signal 9", "killed by signal 6", "exited with status 3", "killed by signal 11" };
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (hows); i++)
+    {
+      g_autoptr(MpPoolResult) doomed = NULL;
+      g_autoptr(MpPoolResult) others = NULL;
+      g_autoptr(GVariant) v = NULL;
+
+      others = mp_pool_submit_map (pool, "square", int_array (0, 200), 1, &error);
+      doomed = mp_pool_submit (pool, "die", g_variant_new_string (hows[i]), -1, &error);
+      g_assert_no_error (error);
+      g_assert_null (mp_pool_result_get (doomed, TIMEOUT, &error));
+      g_assert_error (error, MP_ERROR, MP_ERROR_WORKER_DIED);
+      g_assert_nonnull (strstr (error->message, expect[i]));
+      g_assert_nonnull (strstr (error->message, "“die”"));
+      g_clear_error (&error);
+      v = mp_pool_result_get (others, TIMEOUT, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (g_variant_n_children (v), ==, 200);
+    }
+  {
+    g_autoptr(GArray) pids = mp_pool_get_worker_pids (pool);
+    g_assert_cmpuint (pids->len, ==, 2);
+  }
+}
+
+/* With retries, a job whose worker died runs again. */
+static void
+test_retries (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, "retries", 1, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+
+  v = mp_pool_apply (pool, "die-once", g_variant_new_string ("retries"), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "second time");
+}
+
+/* A task over its timeout fails with G_IO_ERROR_TIMED_OUT; its worker is
+ * replaced and the pool goes on. */
+static void
+test_timeout (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(MpPoolResult) hung = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GArray) before = NULL, after = NULL;
+
+  before = mp_pool_get_worker_pids (pool);
+  hung = mp_pool_submit (pool, "hang", NULL, 0.2, &error);
+  g_assert_null (mp_pool_result_get (hung, TIMEOUT, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  v = mp_pool_apply (pool, "square", g_variant_new_int64 (5), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (v), ==, 25);
+  after = mp_pool_get_worker_pids (pool);
+  g_assert_cmpint (g_array_index (before, int, 0), !=, g_array_index (after, int, 0));
+
+  /* The pool's own timeout, for every call. */
+  g_object_set (pool, "task-timeout", 0.2, NULL);
+  g_assert_null (mp_pool_apply (pool, "hang", NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+}
+
+/* Cancelling a queued task drops it; cancelling a running one kills its
+ * worker; both fail with G_IO_ERROR_CANCELLED; the pool goes on. */
+static void
+test_cancel (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(MpPoolResult) running = NULL;
+  g_autoptr(MpPoolResult) queued = NULL;
+  g_autoptr(MpPoolResult) queued2 = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+
+  running = mp_pool_submit (pool, "hang", NULL, -1, &error);
+  queued = mp_pool_submit (pool, "square", g_variant_new_int64 (2), -1, &error);
+  queued2 = mp_pool_submit (pool, "square", g_variant_new_int64 (3), -1, &error);
+  g_assert_no_error (error);
+
+  mp_pool_result_cancel (queued2);
+  g_assert_null (mp_pool_result_get (queued2, TIMEOUT, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_false (mp_pool_result_ready (queued));
+
+  mp_pool_result_cancel (running);
+  g_assert_null (mp_pool_result_get (running, TIMEOUT, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  v = mp_pool_result_get (queued, TIMEOUT, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (v), ==, 4);
+
+  /* A GCancellable given to a blocking call, cancelled from another
+   * thread while the task runs. */
+  {
+    GThread *canceller;
+
+    canceller = g_thread_new ("canceller", (GThreadFunc) (void (*) (void)) g_cancellable_cancel, cancellable);
+    g_assert_null (mp_pool_apply (pool, "hang", NULL, cancellable, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_thread_join (canceller);
+  }
+}
+
+/* More deaths than max-restarts within restart-period stop the pool with
+ * a clear error instead of respawning for ever. */
+static void
+test_restart_intensity (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, "max-restarts", 3,
+                                     "restart-period", 600.0, NULL);
+  g_autoptr(GError) error = NULL;
+
+  for (int i = 0; i < 4; i++)
+    {
+      g_assert_null (mp_pool_apply (pool, "die", g_variant_new_string ("kill"), NULL, &error));
+      g_assert_true (error != NULL);
+      g_clear_error (&error);
+    }
+  g_assert_null (mp_pool_apply (pool, "square", g_variant_new_int64 (2), NULL, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_POOL_BROKEN);
+  g_assert_nonnull (strstr (error->message, "4 times"));
+}
+
+/* The initializer runs in each worker before its first job; one that
+ * fails breaks the pool with its message. */
+static void
+test_initializer (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+
+  {
+    g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 2, "n-workers", 2, "initializer", "init",
+                                       "initargs", g_variant_new_int64 (42), NULL);
+    v = mp_pool_apply (pool, "get-init", NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (g_variant_get_int64 (v), ==, 42);
+  }
+  {
+    g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, "initializer", "init",
+                                       "initargs", g_variant_new_int64 (-1), "max-restarts", 2, NULL);
+    g_assert_null (mp_pool_apply (pool, "get-init", NULL, NULL, &error));
+    g_assert_error (error, MP_ERROR, MP_ERROR_POOL_BROKEN);
+    g_assert_nonnull (strstr (error->message, "the initializer refuses"));
+    g_clear_error (&error);
+  }
+  g_assert_null (g_initable_new (MP_TYPE_POOL, NULL, &error, "initializer", "no-such-task", NULL));
+  g_assert_error (error, MP_ERROR, MP_ERROR_UNKNOWN_TASK);
+}
+
+/* terminate() with 10,000 queued tasks returns promptly and fails them;
+ * join() after close() returns; join() on a running pool is refused; a
+ * closed pool refuses new work. */
+static void
+test_close_terminate_join (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func (g_object_unref);
+
+  {
+    g_autoptr(MpPool) pool = mp_pool_new (2, NULL);
+
+    g_assert_false (mp_pool_join (pool, 0, NULL, &error));
+    g_assert_error (error, MP_ERROR, MP_ERROR_INVALID_STATE);
+    g_clear_error (&error);
+    for (int i = 0; i < 10000; i++)
+      g_ptr_array_add (results, mp_pool_submit (pool, "hang", NULL, -1, NULL));
+    mp_pool_terminate (pool);
+    for (guint i = 0; i < results->len; i++)
+      {
+        g_assert_null (mp_pool_result_get (results->pdata[i], TIMEOUT, &error));
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+        g_clear_error (&error);
+      }
+    g_assert_true (mp_pool_join (pool, TIMEOUT, NULL, &error));
+    g_assert_null (mp_pool_submit (pool, "square", g_variant_new_int64 (1), -1, &error));
+    g_assert_error (error, MP_ERROR, MP_ERROR_INVALID_STATE);
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr(MpPool) pool = mp_pool_new (2, NULL);
+    g_autoptr(MpPoolResult) last = mp_pool_submit_map (pool, "square", int_array (0, 1000), 10, NULL);
+
+    mp_pool_close (pool);
+    g_assert_true (mp_pool_join (pool, TIMEOUT, NULL, &error));
+    g_assert_no_error (error);
+    /* Work given before close() is done, not dropped. */
+    g_assert_true (mp_pool_result_successful (last));
+  }
+}
+
+/* max-tasks-per-worker replaces workers: every job in a new process. */
+static void
+test_max_tasks (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 2, "n-workers", 2, "max-tasks-per-worker", 1, NULL);
+  g_autoptr(GHashTable) pids = g_hash_table_new (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+
+  for (int i = 0; i < 6; i++)
+    {
+      g_autoptr(GVariant) v = mp_pool_apply (pool, "pid", NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_hash_table_add (pids, GINT_TO_POINTER (g_variant_get_int32 (v)));
+    }
+  g_assert_cmpuint (g_hash_table_size (pids), ==, 6);
+}
+
+/* A pool leaves no descriptor, thread or process behind. */
+static void
+test_no_leaks (void)
+{
+  g_autoptr(GError) error = NULL;
+  int before;
+
+  /* A first pool starts what lives for the whole program (the
+   * forkserver and its connection). */
+  {
+    g_autoptr(MpPool) pool = mp_pool_new (1, &error);
+    g_autoptr(GVariant) v = mp_pool_apply (pool, "square", g_variant_new_int64 (1), NULL, &error);
+    g_assert_no_error (error);
+  }
+  before = count_fds ();
+
+  for (int round = 0; round < 5; round++)
+    {
+      g_autoptr(MpPool) pool = mp_pool_new (2, &error);
+      g_autoptr(GVariant) v = mp_pool_map (pool, "square", int_array (0, 100), 0, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (v);
+    }
+  g_assert_cmpint (count_fds (), ==, before);
+  {
+    GList *children = mp_active_children ();
+
+    g_assert_cmpuint (g_list_length (children), ==, 0);
+  }
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  int ret;
+
+  mp_register_task ("square", task_square, NULL, NULL);
+  mp_register_task ("add", task_add, NULL, NULL);
+  mp_register_task ("fail", task_fail, NULL, NULL);
+  mp_register_task ("fail-on-3", task_fail_on_3, NULL, NULL);
+  mp_register_task ("pid", task_pid, NULL, NULL);
+  mp_register_task ("hang", task_hang, NULL, NULL);
+  mp_register_task ("die", task_die, NULL, NULL);
+  mp_register_task ("die-once", task_die_once, NULL, NULL);
+  mp_register_task ("init", task_init, NULL, NULL);
+  mp_register_task ("get-init", task_get_init, NULL, NULL);
+  /* One scratch directory for the parent and every worker, however they
+   * start (a spawned worker runs main() again). */
+  if (g_getenv ("TEST_POOL_SCRATCH") == NULL)
+    {
+      made_scratch = TRUE;
+      g_setenv ("TEST_POOL_SCRATCH", g_dir_make_tmp ("test-pool-XXXXXX", NULL), TRUE);
+    }
+  scratch_dir = g_strdup (g_getenv ("TEST_POOL_SCRATCH"));
+  mp_init (argc, argv);
+  g_test_init (&argc, &argv, NULL);
+
+  test_add_per_method ("pool", "calls", test_calls);
+  test_add_per_method ("pool", "worker-dies", test_worker_dies);
+  g_test_add_func ("/pool/async", test_async);
+  g_test_add_func ("/pool/imap", test_imap);
+  g_test_add_func ("/pool/retries", test_retries);
+  g_test_add_func ("/pool/timeout", test_timeout);
+  g_test_add_func ("/pool/cancel", test_cancel);
+  g_test_add_func ("/pool/restart-intensity", test_restart_intensity);
+  g_test_add_func ("/pool/initializer", test_initializer);
+  g_test_add_func ("/pool/close-terminate-join", test_close_terminate_join);
+  g_test_add_func ("/pool/max-tasks", test_max_tasks);
+  g_test_add_func ("/pool/no-leaks", test_no_leaks);
+  ret = g_test_run ();
+  if (made_scratch)
+  {
+    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", scratch_dir);
+    if (system (cmd) != 0)
+      g_warning ("could not remove %s", scratch_dir);
+  }
+  return ret;
+}
