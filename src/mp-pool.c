@@ -2258,6 +2258,15 @@ joined (MpPool *self)
   return self->n_live == 0 && g_queue_is_empty (&self->pending);
 }
 
+static void
+join_cancelled (GCancellable *cancellable,
+                MpPool       *self)
+{
+  g_mutex_lock (&self->lock);
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+}
+
 /**
  * mp_pool_join:
  * @self: an #MpPool
@@ -2278,31 +2287,32 @@ mp_pool_join (MpPool        *self,
               GError       **error)
 {
   gint64 deadline = mp_deadline_from_timeout (timeout);
+  gulong cancel_id = 0;
   gboolean ok;
 
   g_return_val_if_fail (MP_IS_POOL (self), FALSE);
+
+  /* Connected before the lock is taken: the handler takes it. */
+  if (cancellable != NULL)
+    cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (join_cancelled), self, NULL);
 
   g_mutex_lock (&self->lock);
   if (self->state == POOL_RUNNING)
     {
       g_mutex_unlock (&self->lock);
+      g_cancellable_disconnect (cancellable, cancel_id);
       g_set_error_literal (error, MP_ERROR, MP_ERROR_INVALID_STATE,
                            _("Close or terminate the pool before joining it"));
       return FALSE;
     }
   while (!joined (self) && !g_cancellable_is_cancelled (cancellable))
-    {
-      /* A short wait at a time, to see the cancellable. */
-      gint64 until = g_get_monotonic_time () + 50 * G_TIME_SPAN_MILLISECOND;
-
-      if (deadline >= 0 && deadline < until)
-        until = deadline;
-      g_cond_wait_until (&self->cond, &self->lock, until);
-      if (deadline >= 0 && g_get_monotonic_time () >= deadline)
-        break;
-    }
+    if (deadline < 0)
+      g_cond_wait (&self->cond, &self->lock);
+    else if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
+      break;
   ok = joined (self);
   g_mutex_unlock (&self->lock);
+  g_cancellable_disconnect (cancellable, cancel_id);
   if (ok)
     return TRUE;
   if (!g_cancellable_set_error_if_cancelled (cancellable, error))
