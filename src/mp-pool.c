@@ -1254,6 +1254,51 @@ stop_workers (MpPool *self)
     }
 }
 
+/* Sends @worker the next waiting job; FALSE when there is none or the
+ * worker cannot take it. */
+static gboolean
+send_next_job (MpPool *self,
+               Worker *worker)
+{
+  for (;;)
+    {
+      g_autoptr(MpMessage) message = NULL;
+      g_autoptr(GError) error = NULL;
+      Job *job;
+
+      g_mutex_lock (&self->lock);
+      job = g_queue_pop_head (&self->pending);
+      g_mutex_unlock (&self->lock);
+      if (job == NULL)
+        return FALSE;
+      if (job_is_cancelled (job))
+        {
+          job_done (self, job, NULL, cancelled_error ());
+          job_free (job);
+          continue;
+        }
+
+      message = mp_message_new (MP_WIRE_KIND_VALUE,
+                                g_variant_new (MP_POOL_JOB_TYPE, job->id, (guint8) job->kind,
+                                               job->task, job->payload));
+      if (!mp_channel_send (worker->channel, message, NULL, &error))
+        {
+          /* The worker is going: the job waits for another. */
+          g_mutex_lock (&self->lock);
+          g_queue_push_head (&self->pending, job);
+          g_mutex_unlock (&self->lock);
+          return FALSE;
+        }
+      g_queue_push_tail (&worker->inflight, job);
+      if (g_queue_get_length (&worker->inflight) == 1)
+        start_timer (worker);
+      worker->n_sent++;
+      if (self->max_tasks_per_worker > 0 && worker->n_sent >= self->max_tasks_per_worker)
+        worker->retiring = TRUE;
+      return TRUE;
+    }
+}
+
 /* The pool thread: hands waiting jobs to workers with room, keeps the
  * number of workers, and lets them go once a closed pool is done. */
 static void
@@ -1310,46 +1355,28 @@ schedule (MpPool *self)
         }
     }
 
-  for (guint i = 0; i < self->workers->len; i++)
+  /* Idle workers first, one job each, as Python's workers take the next
+   * task when free; a second job is sent ahead only while more jobs wait
+   * than there are workers, where it saves the round trip and cannot
+   * keep a job waiting behind a long one that a free worker could run. */
+  for (guint depth = 1; depth <= PIPELINE_DEPTH; depth++)
     {
-      Worker *worker = self->workers->pdata[i];
-
-      while (!worker->exited && !worker->killed && !worker->retiring && !worker->released &&
-             g_queue_get_length (&worker->inflight) < PIPELINE_DEPTH)
+      if (depth > 1)
         {
-          g_autoptr(MpMessage) message = NULL;
-          g_autoptr(GError) error = NULL;
-          Job *job;
-
           g_mutex_lock (&self->lock);
-          job = g_queue_pop_head (&self->pending);
+          pending = g_queue_get_length (&self->pending);
           g_mutex_unlock (&self->lock);
-          if (job == NULL)
+          if (pending < self->workers->len)
             break;
-          if (job_is_cancelled (job))
-            {
-              job_done (self, job, NULL, cancelled_error ());
-              job_free (job);
-              continue;
-            }
+        }
+      for (guint i = 0; i < self->workers->len; i++)
+        {
+          Worker *worker = self->workers->pdata[i];
 
-          message = mp_message_new (MP_WIRE_KIND_VALUE,
-                                    g_variant_new (MP_POOL_JOB_TYPE, job->id, (guint8) job->kind,
-                                                   job->task, job->payload));
-          if (!mp_channel_send (worker->channel, message, NULL, &error))
-            {
-              /* The worker is going: the job waits for another. */
-              g_mutex_lock (&self->lock);
-              g_queue_push_head (&self->pending, job);
-              g_mutex_unlock (&self->lock);
+          while (!worker->exited && !worker->killed && !worker->retiring && !worker->released &&
+                 g_queue_get_length (&worker->inflight) < depth)
+            if (!send_next_job (self, worker))
               break;
-            }
-          g_queue_push_tail (&worker->inflight, job);
-          if (g_queue_get_length (&worker->inflight) == 1)
-            start_timer (worker);
-          worker->n_sent++;
-          if (self->max_tasks_per_worker > 0 && worker->n_sent >= self->max_tasks_per_worker)
-            worker->retiring = TRUE;
         }
     }
 

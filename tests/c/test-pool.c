@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -112,6 +113,24 @@ task_die_once (GVariant *args, GCancellable *cancellable, gpointer data, GError 
       raise (SIGKILL);
     }
   return g_variant_new_string ("second time");
+}
+
+/* Opens the scratch FIFO for reading ("r") or writing ("w"): it returns
+ * only once another task opened the other side, so two of them finish
+ * only if they run at the same time. */
+static GVariant *
+task_rendezvous (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  g_autofree char *fifo = g_build_filename (scratch_dir, "rendezvous", NULL);
+  int fd = open (fifo, g_str_equal (g_variant_get_string (args, NULL), "r") ? O_RDONLY : O_WRONLY);
+
+  if (fd < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "open: %s", g_strerror (errno));
+      return NULL;
+    }
+  close (fd);
+  return g_variant_new_boolean (TRUE);
 }
 
 static GVariant *
@@ -634,6 +653,35 @@ test_max_tasks (void)
   g_assert_cmpuint (g_hash_table_size (pids), ==, 6);
 }
 
+/* Free workers take waiting jobs: two tasks given to two workers run at
+ * the same time, even when more work waits behind them (Python's
+ * behaviour; a second job sent ahead must not queue behind the first). */
+static void
+test_idle_workers_take_jobs (void)
+{
+  g_autoptr(MpPool) pool = mp_pool_new (2, NULL);
+  g_autofree char *fifo = g_build_filename (scratch_dir, "rendezvous", NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  for (int round = 0; round < 3; round++)
+    {
+      g_autoptr(MpPoolResult) w = mp_pool_submit (pool, "rendezvous", g_variant_new_string ("w"), -1, &error);
+      g_autoptr(MpPoolResult) r = mp_pool_submit (pool, "rendezvous", g_variant_new_string ("r"), -1, &error);
+      g_autoptr(MpPoolResult) after = mp_pool_submit (pool, "square", g_variant_new_int64 (3), -1, &error);
+      g_autoptr(GVariant) v = NULL;
+
+      g_assert_no_error (error);
+      v = mp_pool_result_get (r, TIMEOUT, &error);
+      g_assert_no_error (error);
+      g_clear_pointer (&v, g_variant_unref);
+      v = mp_pool_result_get (w, TIMEOUT, &error);
+      g_assert_no_error (error);
+      g_assert_true (mp_pool_result_wait (after, TIMEOUT));
+    }
+  unlink (fifo);
+}
+
 /* A pool leaves no descriptor, thread or process behind. */
 static void
 test_no_leaks (void)
@@ -680,6 +728,7 @@ main (int    argc,
   mp_register_task ("hang", task_hang, NULL, NULL);
   mp_register_task ("die", task_die, NULL, NULL);
   mp_register_task ("die-once", task_die_once, NULL, NULL);
+  mp_register_task ("rendezvous", task_rendezvous, NULL, NULL);
   mp_register_task ("init", task_init, NULL, NULL);
   mp_register_task ("get-init", task_get_init, NULL, NULL);
   /* One scratch directory for the parent and every worker, however they
@@ -706,6 +755,7 @@ main (int    argc,
   g_test_add_func ("/pool/initializer", test_initializer);
   g_test_add_func ("/pool/close-terminate-join", test_close_terminate_join);
   g_test_add_func ("/pool/max-tasks", test_max_tasks);
+  g_test_add_func ("/pool/idle-workers-take-jobs", test_idle_workers_take_jobs);
   g_test_add_func ("/pool/no-leaks", test_no_leaks);
   ret = g_test_run ();
   if (made_scratch)
