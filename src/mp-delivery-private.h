@@ -38,4 +38,10 @@ void          mp_delivery_push     (MpDelivery     *delivery,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpDelivery, mp_delivery_unref)
 
+/* An eventfd to wake a source from another thread without taking its
+ * context's lock (add it with g_source_add_unix_fd()). */
+int           mp_wakeup_new        (void);
+void          mp_wakeup_signal     (int             fd);
+void          mp_wakeup_clear      (int             fd);
+
 G_END_DECLS

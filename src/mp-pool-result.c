@@ -193,7 +193,11 @@ mp_pool_result_complete (MpPoolResult *self,
 
       mp_delivery_push (waiter->delivery, return_waiter, waiter, (GDestroyNotify) waiter_free);
     }
-  mp_delivery_push (self->delivery, notify_ready, g_object_ref (self), g_object_unref);
+  /* Only for a listener: a program that never runs that context must not
+   * pile up notifications. */
+  if (g_signal_has_handler_pending (self, g_signal_lookup ("notify", G_TYPE_OBJECT),
+                                    g_quark_from_static_string ("ready"), FALSE))
+    mp_delivery_push (self->delivery, notify_ready, g_object_ref (self), g_object_unref);
   return TRUE;
 }
 

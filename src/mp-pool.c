@@ -74,6 +74,7 @@ typedef struct
   gboolean        cancelled;     /* under the pool's lock */
   gboolean        timed_out;     /* the pool thread's */
   gboolean        answered;      /* its result is out already */
+  gpointer        next_incoming; /* in MpPool.incoming */
 } Job;
 
 /* A map or imap: its chunks report here. */
@@ -143,9 +144,11 @@ struct _MpPool
   PoolState       state;
   GError         *broken_error;
   GQueue          pending;       /* of Job */
+  gpointer        incoming;      /* Jobs pushed by callers without the lock,
+                                  * newest first (see absorb_incoming_locked) */
   GPtrArray      *cancelled;     /* of MpPoolResult or MpPoolIterator to cancel */
   guint           n_live;        /* workers not yet exited */
-  guint64         next_id;
+  guint64         next_id;       /* atomic */
   gboolean        stopping;      /* the thread is to end */
 
   /* The pool thread's own. */
@@ -278,23 +281,42 @@ weak_ref_free (gpointer data)
   g_free (data);
 }
 
+/* In the owner's context: the notification 50 ms from now. */
+static void
+start_progress_timer (gpointer data,
+                      gpointer unused)
+{
+  GWeakRef *ref = g_new0 (GWeakRef, 1);
+  g_autoptr(MpPool) self = g_weak_ref_get (data);
+  GSource *source;
+
+  if (self == NULL)
+    {
+      g_free (ref);
+      return;
+    }
+  g_weak_ref_init (ref, self);
+  source = g_timeout_source_new (50);
+  g_source_set_static_name (source, "[mp] pool progress");
+  g_source_set_callback (source, notify_progress_cb, ref, weak_ref_free);
+  /* The context this delivery runs in. */
+  g_source_attach (source, g_source_get_context (g_main_current_source ()));
+  g_source_unref (source);
+}
+
 /* The counters are notified at most every 50 ms: a progress bar does not
- * need 100,000 redraws. */
+ * need 100,000 redraws. Through the delivery, so that the pool thread
+ * never takes the owner context's lock. */
 static void
 progress_changed (MpPool *self)
 {
-  GSource *source;
   GWeakRef *ref;
 
   if (!g_atomic_int_compare_and_exchange (&self->notify_scheduled, 0, 1))
     return;
   ref = g_new0 (GWeakRef, 1);
   g_weak_ref_init (ref, self);
-  source = g_timeout_source_new (50);
-  g_source_set_static_name (source, "[mp] pool progress");
-  g_source_set_callback (source, notify_progress_cb, ref, weak_ref_free);
-  g_source_attach (source, self->owner_context);
-  g_source_unref (source);
+  mp_delivery_push (self->owner_delivery, start_progress_timer, ref, weak_ref_free);
 }
 
 typedef struct
@@ -488,6 +510,22 @@ job_is_cancelled (Job *job)
 
 /* ---- submitting ------------------------------------------------------------ */
 
+/* Callers submit without the lock (a loop thread must never wait for a
+ * pool thread preempted while holding it); whoever takes the lock to look
+ * at the queue moves their jobs in first, oldest first. */
+static void
+absorb_incoming_locked (MpPool *self)
+{
+  Job *job = __atomic_exchange_n (&self->incoming, NULL, __ATOMIC_ACQ_REL);
+  GList *reversed = NULL;
+
+  for (; job != NULL; job = job->next_incoming)
+    reversed = g_list_prepend (reversed, job);
+  for (GList *l = reversed; l != NULL; l = l->next)
+    g_queue_push_tail (&self->pending, l->data);
+  g_list_free (reversed);
+}
+
 static gboolean
 check_running (MpPool  *self,
                GError **error)
@@ -516,18 +554,25 @@ queue_jobs (MpPool   *self,
 {
   if (!ensure_started (self, error))
     goto fail;
-  g_mutex_lock (&self->lock);
-  if (!check_running (self, error))
+  if (__atomic_load_n (&self->state, __ATOMIC_ACQUIRE) != POOL_RUNNING)
     {
+      g_mutex_lock (&self->lock);
+      check_running (self, error);
       g_mutex_unlock (&self->lock);
       goto fail;
     }
+  /* A pool stopped meanwhile fails these in schedule() or terminate(). */
   for (guint i = 0; i < n; i++)
     {
-      jobs[i]->id = ++self->next_id;
-      g_queue_push_tail (&self->pending, jobs[i]);
+      Job *head;
+
+      jobs[i]->id = __atomic_add_fetch (&self->next_id, 1, __ATOMIC_RELAXED);
+      head = __atomic_load_n (&self->incoming, __ATOMIC_RELAXED);
+      do
+        jobs[i]->next_incoming = head;
+      while (!__atomic_compare_exchange_n (&self->incoming, &head, jobs[i], TRUE,
+                                           __ATOMIC_RELEASE, __ATOMIC_RELAXED));
     }
-  g_mutex_unlock (&self->lock);
   __atomic_add_fetch (&self->n_submitted, n_items, __ATOMIC_RELAXED);
   progress_changed (self);
   kick (self);
@@ -585,7 +630,7 @@ mp_pool_submit (MpPool      *self,
       g_clear_pointer (&args, g_variant_unref);
       return NULL;
     }
-  result = mp_pool_result_new (NULL);
+  result = mp_pool_result_new (g_main_context_get_thread_default ());
   job = job_new (self, MP_POOL_JOB_APPLY, task, args ? args : g_variant_new ("()"), 1, timeout);
   g_clear_pointer (&args, g_variant_unref);
   job->result = g_object_ref (result);
@@ -693,7 +738,7 @@ submit_map (MpPool      *self,
   if (!check_task (task, error) || !check_items (owned, star, error))
     return NULL;
 
-  result = mp_pool_result_new (NULL);
+  result = mp_pool_result_new (g_main_context_get_thread_default ());
   n_items = g_variant_n_children (owned);
   if (n_items == 0)
     {
@@ -825,6 +870,7 @@ handle_cancellations (MpPool *self)
   GQueue dropped = G_QUEUE_INIT;
 
   g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
   if (self->cancelled->len == 0)
     {
       g_mutex_unlock (&self->lock);
@@ -1108,6 +1154,7 @@ break_pool (MpPool *self,
   GQueue dropped = G_QUEUE_INIT;
 
   g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
   if (self->state == POOL_RUNNING || self->state == POOL_CLOSED)
     {
       self->state = POOL_BROKEN;
@@ -1188,6 +1235,7 @@ worker_exited_cb (MpProcess *process,
       else if (head->attempts++ < self->retries)
         {
           g_mutex_lock (&self->lock);
+          absorb_incoming_locked (self);
           g_queue_push_head (&self->pending, head);
           g_mutex_unlock (&self->lock);
           head = NULL;
@@ -1203,6 +1251,7 @@ worker_exited_cb (MpProcess *process,
   /* Jobs sent ahead never started: back to the front of the queue (the
    * end of a stopped pool fails them in schedule()). */
   g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
   while (!g_queue_is_empty (&worker->inflight))
     {
       Job *job = g_queue_pop_tail (&worker->inflight);
@@ -1267,6 +1316,7 @@ send_next_job (MpPool *self,
       Job *job;
 
       g_mutex_lock (&self->lock);
+      absorb_incoming_locked (self);
       job = g_queue_pop_head (&self->pending);
       g_mutex_unlock (&self->lock);
       if (job == NULL)
@@ -1285,6 +1335,7 @@ send_next_job (MpPool *self,
         {
           /* The worker is going: the job waits for another. */
           g_mutex_lock (&self->lock);
+          absorb_incoming_locked (self);
           g_queue_push_head (&self->pending, job);
           g_mutex_unlock (&self->lock);
           return FALSE;
@@ -1310,6 +1361,7 @@ schedule (MpPool *self)
   handle_cancellations (self);
 
   g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
   state = self->state;
   pending = g_queue_get_length (&self->pending);
   g_mutex_unlock (&self->lock);
@@ -1320,6 +1372,7 @@ schedule (MpPool *self)
       g_autoptr(GError) error = NULL;
 
       g_mutex_lock (&self->lock);
+      absorb_incoming_locked (self);
       error = self->broken_error ? g_error_copy (self->broken_error)
                                  : g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The pool was terminated"));
       while (!g_queue_is_empty (&self->pending))
@@ -1364,6 +1417,7 @@ schedule (MpPool *self)
       if (depth > 1)
         {
           g_mutex_lock (&self->lock);
+          absorb_incoming_locked (self);
           pending = g_queue_get_length (&self->pending);
           g_mutex_unlock (&self->lock);
           if (pending < self->workers->len)
@@ -1384,6 +1438,7 @@ schedule (MpPool *self)
    * so: a forked sibling may hold a copy of the channel, so closing it
    * would not end its input. */
   g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
   pending = g_queue_get_length (&self->pending);
   state = self->state;
   g_mutex_unlock (&self->lock);
@@ -1411,16 +1466,28 @@ schedule (MpPool *self)
 
 /* ---- the pool's thread ----------------------------------------------------- */
 
+typedef struct
+{
+  GSource source;
+  int     fd;
+} KickSource;
+
 static gboolean
 kick_dispatch (GSource     *source,
                GSourceFunc  callback,
                gpointer     user_data)
 {
-  g_source_set_ready_time (source, -1);
+  mp_wakeup_clear (((KickSource *) source)->fd);
   return callback (user_data);
 }
 
-static GSourceFuncs kick_funcs = { NULL, NULL, kick_dispatch, NULL, NULL, NULL };
+static void
+kick_finalize (GSource *source)
+{
+  close (((KickSource *) source)->fd);
+}
+
+static GSourceFuncs kick_funcs = { NULL, NULL, kick_dispatch, kick_finalize, NULL, NULL };
 
 static gboolean
 kick_cb (gpointer data)
@@ -1441,8 +1508,10 @@ kick_cb (gpointer data)
 static void
 kick (MpPool *self)
 {
+  /* Not g_source_set_ready_time(): that takes the context's lock, and a
+   * caller preempted while holding it stalls the pool thread. */
   if (self->kick != NULL)
-    g_source_set_ready_time (self->kick, 0);
+    mp_wakeup_signal (((KickSource *) self->kick)->fd);
 }
 
 static gpointer
@@ -1452,7 +1521,7 @@ pool_thread (gpointer data)
 
   g_main_context_push_thread_default (self->context);
   g_mutex_lock (&self->lock);
-  self->started = TRUE;
+  __atomic_store_n (&self->started, TRUE, __ATOMIC_RELEASE);
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
 
@@ -1475,6 +1544,9 @@ static gboolean
 ensure_started (MpPool  *self,
                 GError **error)
 {
+  /* Started once and for all: no lock on the way of every call. */
+  if (__atomic_load_n (&self->started, __ATOMIC_ACQUIRE))
+    return TRUE;
   g_mutex_lock (&self->lock);
   if (self->thread == NULL && self->start_error == NULL)
     {
@@ -1482,10 +1554,11 @@ ensure_started (MpPool  *self,
         self->n_workers = mp_cpu_count ();
       self->context = g_main_context_new ();
       self->loop = g_main_loop_new (self->context, FALSE);
-      self->kick = g_source_new (&kick_funcs, sizeof (GSource));
+      self->kick = g_source_new (&kick_funcs, sizeof (KickSource));
+      ((KickSource *) self->kick)->fd = mp_wakeup_new ();
+      g_source_add_unix_fd (self->kick, ((KickSource *) self->kick)->fd, G_IO_IN);
       g_source_set_static_name (self->kick, "[mp] pool kick");
       g_source_set_callback (self->kick, kick_cb, self, NULL);
-      g_source_set_ready_time (self->kick, -1);
       g_source_attach (self->kick, self->context);
       self->thread = g_thread_new ("mp-pool", pool_thread, self);
       while (!self->started)
@@ -1526,6 +1599,7 @@ mp_pool_finalize (GObject *object)
 {
   MpPool *self = MP_POOL (object);
 
+  absorb_incoming_locked (self);
   g_queue_clear_full (&self->pending, (GDestroyNotify) job_free);
   g_ptr_array_unref (self->cancelled);
   g_ptr_array_unref (self->workers);
@@ -2256,6 +2330,7 @@ mp_pool_terminate (MpPool *self)
   g_return_if_fail (MP_IS_POOL (self));
 
   g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
   if (self->state == POOL_RUNNING || self->state == POOL_CLOSED)
     self->state = POOL_TERMINATED;
   while (!g_queue_is_empty (&self->pending))
@@ -2274,6 +2349,7 @@ mp_pool_terminate (MpPool *self)
     return;
   kick (self);
   g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
   while (self->n_live > 0)
     g_cond_wait (&self->cond, &self->lock);
   g_mutex_unlock (&self->lock);
@@ -2282,7 +2358,8 @@ mp_pool_terminate (MpPool *self)
 static gboolean
 joined (MpPool *self)
 {
-  return self->n_live == 0 && g_queue_is_empty (&self->pending);
+  return self->n_live == 0 && g_queue_is_empty (&self->pending) &&
+         __atomic_load_n (&self->incoming, __ATOMIC_ACQUIRE) == NULL;
 }
 
 static void
@@ -2324,6 +2401,7 @@ mp_pool_join (MpPool        *self,
     cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (join_cancelled), self, NULL);
 
   g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
   if (self->state == POOL_RUNNING)
     {
       g_mutex_unlock (&self->lock);
