@@ -12,6 +12,7 @@
 #include "mp-error.h"
 #include "mp-pool-private.h"
 #include "mp-task.h"
+#include "mp-task-private.h"
 #include "mp-wire-private.h"
 
 GVariant *
@@ -40,43 +41,100 @@ call (const char  *task,
   return mp_run_task (task, args, NULL, error);
 }
 
+/* Types whose values are all one size: their arrays are the values'
+ * bytes back to back. */
+static gboolean
+is_fixed_basic (const GVariantType *type)
+{
+  return g_variant_type_is_basic (type) &&
+         !g_variant_type_equal (type, G_VARIANT_TYPE_STRING) &&
+         !g_variant_type_equal (type, G_VARIANT_TYPE_OBJECT_PATH) &&
+         !g_variant_type_equal (type, G_VARIANT_TYPE_SIGNATURE);
+}
+
 /* Every element of @chunk through @task; the results as one array (a
- * full reference), typed when they all have one type. The first failure fails the chunk, as the
- * first exception fails Python's map(). */
+ * full reference), typed when they all have one type. The task is looked
+ * up once, and results of a fixed-size type go straight into the
+ * array's bytes. The first failure fails the chunk, as the first
+ * exception fails Python's map(). */
 static GVariant *
 run_chunk (const char  *task,
            GVariant    *chunk,
            GError     **error)
 {
   gsize n = g_variant_n_children (chunk);
+  g_autoptr(MpTaskEntry) entry = mp_task_lookup (task, error);
   g_autoptr(GPtrArray) results = g_ptr_array_new_full (n, (GDestroyNotify) g_variant_unref);
-  const GVariantType *type = NULL;
+  g_autoptr(GByteArray) fixed = NULL;   /* while every result so far is fixed-size */
+  GVariantType *type = NULL;
+  gsize fixed_size = 0;
   gboolean same = TRUE;
+  GVariant *array;
+
+  if (entry == NULL)
+    return NULL;
 
   for (gsize i = 0; i < n; i++)
     {
       g_autoptr(GVariant) item = g_variant_get_child_value (chunk, i);
-      GVariant *result = call (task, item, error);
+      g_autoptr(GVariant) result = mp_task_entry_run (entry, item, NULL, error);
 
       if (result == NULL)
-        return NULL;
+        {
+          g_clear_pointer (&type, g_variant_type_free);
+          return NULL;
+        }
       if (type == NULL)
-        type = g_variant_get_type (result);
+        {
+          type = g_variant_type_copy (g_variant_get_type (result));
+          if (is_fixed_basic (type))
+            {
+              fixed = g_byte_array_sized_new (n * g_variant_get_size (result));
+              fixed_size = g_variant_get_size (result);
+            }
+        }
       else if (same && !g_variant_type_equal (type, g_variant_get_type (result)))
-        same = FALSE;
-      g_ptr_array_add (results, result);
+        {
+          same = FALSE;
+          if (fixed != NULL)
+            {
+              /* Back to one value per result. */
+              for (gsize k = 0; k < fixed->len / fixed_size; k++)
+                {
+                  g_autoptr(GBytes) one = g_bytes_new (fixed->data + k * fixed_size, fixed_size);
+
+                  g_ptr_array_add (results, g_variant_ref_sink (g_variant_new_from_bytes (type, one, TRUE)));
+                }
+              g_clear_pointer (&fixed, g_byte_array_unref);
+            }
+        }
+      if (fixed != NULL)
+        g_byte_array_append (fixed, g_variant_get_data (result), fixed_size);
+      else
+        g_ptr_array_add (results, g_steal_pointer (&result));
     }
 
-  if (n > 0 && same)
-    return g_variant_take_ref (g_variant_new_array (type, (GVariant **) results->pdata, n));
-  {
-    GVariantBuilder builder;
+  if (n > 0 && same && fixed != NULL)
+    {
+      g_autoptr(GVariantType) array_type = g_variant_type_new_array (type);
+      GBytes *bytes = g_byte_array_free_to_bytes (g_steal_pointer (&fixed));
 
-    g_variant_builder_init (&builder, G_VARIANT_TYPE ("av"));
-    for (gsize i = 0; i < n; i++)
-      g_variant_builder_add (&builder, "v", results->pdata[i]);
-    return g_variant_take_ref (g_variant_builder_end (&builder));
-  }
+      array = g_variant_new_from_bytes (array_type, bytes, TRUE);
+      g_bytes_unref (bytes);
+    }
+  else if (n > 0 && same)
+    array = g_variant_new_array (type, (GVariant **) results->pdata, n);
+  else
+    {
+      GVariantBuilder builder;
+
+      g_variant_builder_init (&builder, G_VARIANT_TYPE ("av"));
+      for (gsize i = 0; i < results->len; i++)
+        g_variant_builder_add (&builder, "v", results->pdata[i]);
+      array = g_variant_builder_end (&builder);
+    }
+  g_clear_pointer (&type, g_variant_type_free);
+  return g_variant_take_ref (array);
 }
 
 static GVariant *

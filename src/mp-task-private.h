@@ -13,4 +13,16 @@ G_BEGIN_DECLS
  * not find it. */
 gboolean mp_task_registered_after_init (const char *name);
 
+/* A task looked up once and run many times (a pool worker's chunk). */
+typedef struct _MpTaskEntry MpTaskEntry;
+
+MpTaskEntry *mp_task_lookup    (const char   *name,
+                                GError      **error);
+GVariant    *mp_task_entry_run (MpTaskEntry  *entry,
+                                GVariant     *args,
+                                GCancellable *cancellable,
+                                GError      **error);
+void         mp_task_entry_unref (MpTaskEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpTaskEntry, mp_task_entry_unref)
+
 G_END_DECLS

@@ -16,14 +16,14 @@
 #include "mp-runtime-private.h"
 #include "mp-task-private.h"
 
-typedef struct
+struct _MpTaskEntry
 {
   MpTaskFunc      func;
   gpointer        user_data;
   GDestroyNotify  destroy;
   gboolean        after_init;
   gint            ref_count;
-} MpTaskEntry;
+};
 
 static GMutex tasks_lock;
 static GHashTable *tasks;
@@ -46,7 +46,11 @@ task_entry_unref (MpTaskEntry *entry)
     }
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpTaskEntry, task_entry_unref)
+void
+mp_task_entry_unref (MpTaskEntry *entry)
+{
+  task_entry_unref (entry);
+}
 
 /* libmp's own tasks, known in every process without registering: a
  * spawned child never ran the code that would have registered them.
@@ -156,20 +160,37 @@ mp_run_task (const char    *name,
              GError       **error)
 {
   g_autoptr(MpTaskEntry) entry = NULL;
-  g_autoptr(GVariant) owned_args = NULL;
-  GError *local_error = NULL;
-  GVariant *result;
 
   g_return_val_if_fail (name != NULL, NULL);
 
-  entry = lookup (name);
+  entry = mp_task_lookup (name, error);
   if (entry == NULL)
-    {
-      g_set_error (error, MP_ERROR, MP_ERROR_UNKNOWN_TASK,
-                   _("No task is registered under the name “%s” in process %d"),
-                   name, (int) getpid ());
-      return NULL;
-    }
+    return NULL;
+  return mp_task_entry_run (entry, args, cancellable, error);
+}
+
+MpTaskEntry *
+mp_task_lookup (const char  *name,
+                GError     **error)
+{
+  MpTaskEntry *entry = lookup (name);
+
+  if (entry == NULL)
+    g_set_error (error, MP_ERROR, MP_ERROR_UNKNOWN_TASK,
+                 _("No task is registered under the name “%s” in process %d"),
+                 name, (int) getpid ());
+  return entry;
+}
+
+GVariant *
+mp_task_entry_run (MpTaskEntry   *entry,
+                   GVariant      *args,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  g_autoptr(GVariant) owned_args = NULL;
+  GError *local_error = NULL;
+  GVariant *result;
 
   owned_args = args ? g_variant_ref_sink (args) : g_variant_ref_sink (g_variant_new ("()"));
   result = entry->func (owned_args, cancellable, entry->user_data, &local_error);

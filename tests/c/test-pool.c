@@ -64,6 +64,18 @@ task_fail_on_3 (GVariant *args, GCancellable *cancellable, gpointer data, GError
   return g_variant_new_int64 (g_variant_get_int64 (args));
 }
 
+/* Even numbers stay numbers, odd ones become strings: a map of mixed
+ * results. */
+static GVariant *
+task_mixed (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  gint64 x = g_variant_get_int64 (args);
+
+  if (x % 2 == 0)
+    return g_variant_new_int64 (x);
+  return g_variant_new_take_string (g_strdup_printf ("%" G_GINT64_FORMAT, x));
+}
+
 static GVariant *
 task_pid (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
 {
@@ -257,6 +269,20 @@ test_calls (gconstpointer data)
 
   g_assert_cmpuint (mp_pool_get_n_completed (pool), ==, 3 + 1 + 2);
   g_assert_cmpuint (mp_pool_get_n_failed (pool), ==, 2);
+
+  /* Results of different types come back as "av", in order, whichever
+   * type a chunk starts with. */
+  for (guint chunksize = 1; chunksize <= 5; chunksize += 4)
+    {
+      g_autofree char *printed = NULL;
+
+      v = mp_pool_map (pool, "mixed", int_array (0, 9), chunksize, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (g_variant_get_type_string (v), ==, "av");
+      printed = g_variant_print (v, FALSE);
+      g_assert_cmpstr (printed, ==, "[<int64 0>, <'1'>, <int64 2>, <'3'>, <int64 4>, <'5'>, <int64 6>, <'7'>, <int64 8>]");
+      g_clear_pointer (&v, g_variant_unref);
+    }
 
   /* An empty map is an empty result; a big one keeps its order. */
   v = mp_pool_map (pool, "square", g_variant_new_array (G_VARIANT_TYPE_INT64, NULL, 0), 0, NULL, &error);
@@ -725,6 +751,7 @@ main (int    argc,
   mp_register_task ("fail", task_fail, NULL, NULL);
   mp_register_task ("fail-on-3", task_fail_on_3, NULL, NULL);
   mp_register_task ("pid", task_pid, NULL, NULL);
+  mp_register_task ("mixed", task_mixed, NULL, NULL);
   mp_register_task ("hang", task_hang, NULL, NULL);
   mp_register_task ("die", task_die, NULL, NULL);
   mp_register_task ("die-once", task_die_once, NULL, NULL);
