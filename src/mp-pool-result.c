@@ -19,7 +19,7 @@
  * mp_pool_submit_map(), filled in by the pool's own thread. It can be
  * waited for with a timeout (mp_pool_result_wait(), mp_pool_result_get())
  * without any main loop, or from one (mp_pool_result_get_async(), or the
- * #MpPoolResult:ready property, notified in the thread-default main
+ * #MpPoolResult:is-ready property, notified in the thread-default main
  * context of the thread that submitted the work).
  */
 
@@ -101,13 +101,15 @@ mp_pool_result_class_init (MpPoolResultClass *klass)
   object_class->get_property = mp_pool_result_get_property;
 
   /**
-   * MpPoolResult:ready:
+   * MpPoolResult:is-ready:
    *
-   * Whether the work is done (with a value or an error). Notified in the
-   * thread-default main context of the thread that submitted the work.
+   * Whether the work is done (with a value or an error), as
+   * mp_pool_result_ready() says. Notified in the thread-default main
+   * context of the thread that submitted the work. (Not "ready": in GJS
+   * a property of that name would hide the method.)
    */
   properties[PROP_READY] =
-    g_param_spec_boolean ("ready", NULL, NULL, FALSE,
+    g_param_spec_boolean ("is-ready", NULL, NULL, FALSE,
                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -196,7 +198,7 @@ mp_pool_result_complete (MpPoolResult *self,
   /* Only for a listener: a program that never runs that context must not
    * pile up notifications. */
   if (g_signal_has_handler_pending (self, g_signal_lookup ("notify", G_TYPE_OBJECT),
-                                    g_quark_from_static_string ("ready"), FALSE))
+                                    g_quark_from_static_string ("is-ready"), FALSE))
     mp_delivery_push (self->delivery, notify_ready, g_object_ref (self), g_object_unref);
   return TRUE;
 }

@@ -892,6 +892,7 @@ handle_cancellations (MpPool *self)
           }
       l = next;
     }
+  g_cond_broadcast (&self->cond);
   for (guint w = 0; w < self->workers->len; w++)
     {
       Worker *worker = self->workers->pdata[w];
@@ -1377,6 +1378,8 @@ schedule (MpPool *self)
                                  : g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The pool was terminated"));
       while (!g_queue_is_empty (&self->pending))
         g_queue_push_tail (&dropped, g_queue_pop_head (&self->pending));
+      /* join() may be waiting for the queue to empty. */
+      g_cond_broadcast (&self->cond);
       g_mutex_unlock (&self->lock);
       while (!g_queue_is_empty (&dropped))
         {

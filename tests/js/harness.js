@@ -188,3 +188,40 @@ function run() {
     print(`${passed} passed, ${failed} failed`);
     System.exit(failed > 0 ? 1 : 0);
 }
+
+/* exported runUntil, runPromise */
+
+// Iterates the default main context until condition() holds; fails after
+// seconds (TIMEOUT_SECONDS).
+function runUntil(condition, seconds = TIMEOUT_SECONDS) {
+    let timedOut = false;
+    const source = GLib.timeout_add_seconds(GLib.PRIORITY_DEFAULT, seconds, () => {
+        timedOut = true;
+        return GLib.SOURCE_REMOVE;
+    });
+    const context = GLib.MainContext.default();
+    while (!condition() && !timedOut)
+        context.iteration(true);
+    if (!timedOut)
+        GLib.source_remove(source);
+    assert(!timedOut, `timed out after ${seconds} s waiting for an event (a bug)`);
+}
+
+// Iterates the default main context until promise settles; returns what it
+// resolved to, or throws what it was rejected with. Fails after seconds
+// (TIMEOUT_SECONDS).
+function runPromise(promise, seconds = TIMEOUT_SECONDS) {
+    let settled = false, rejected = false, value;
+    promise.then(v => {
+        value = v;
+        settled = true;
+    }, e => {
+        value = e;
+        rejected = true;
+        settled = true;
+    });
+    runUntil(() => settled, seconds);
+    if (rejected)
+        throw value;
+    return value;
+}
