@@ -10,9 +10,13 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
+import importlib
 import inspect
+import os
 import queue as _queue
 import sys
+import threading
+import time
 import traceback
 
 from gi.repository import Gio, GLib, GObject
@@ -444,3 +448,624 @@ __all__.append("Queue")
 JoinableQueue = Queue
 SimpleQueue = Queue
 __all__ += ["JoinableQueue", "SimpleQueue"]
+
+
+# ---- Pool -------------------------------------------------------------------
+#
+# Python's Pool takes plain functions and pickles a reference to them (module
+# and qualified name). Here one task, registered when this override loads (so
+# before Mp.init() in every process, spawn and forkserver children included),
+# does the same: its arguments name the function, which the worker looks up
+# by module and qualified name, and the call's arguments.
+
+_CALL_TASK = "gi.overrides.Mp.call"
+
+# How long a blocking wait runs in C before Python looks at its signals
+# again (Ctrl-C must interrupt pool.map(), as in Python).
+_WAIT_SLICE = 0.25
+
+
+def _lookup(module, qualname):
+    obj = sys.modules.get(module)
+    if obj is None:
+        obj = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _call_by_name(args, cancellable):
+    module = args.get_child_value(0).get_string()
+    qualname = args.get_child_value(1).get_string()
+    call_args = from_variant(args.get_child_value(2).get_variant())
+    kwargs = from_variant(args.get_child_value(3))
+    try:
+        func = _lookup(module, qualname)
+    except (ImportError, AttributeError):
+        raise LookupError(
+            f"{module}.{qualname} is not defined in the worker (pid {os.getpid()}): spawn and forkserver "
+            "workers know only what the program defines before Mp.init()") from None
+    try:
+        result = func(*call_args, **kwargs)
+    except Exception as e:
+        # The traceback from the function down, without this frame.
+        raise _error_from_exception(e.with_traceback(e.__traceback__.tb_next)) from None
+    return to_variant(result)
+
+
+register_task(_CALL_TASK, _call_by_name, raw=True)
+
+
+def _timeout_error(message):
+    # Imported here: the override loads in every process, most never wait.
+    import multiprocessing
+    return multiprocessing.TimeoutError(message)
+
+
+def _deadline(timeout):
+    return None if timeout is None else time.monotonic() + max(float(timeout), 0.0)
+
+
+def _remaining(deadline):
+    """The next slice of a wait: None when the deadline has passed."""
+    if deadline is None:
+        return _WAIT_SLICE
+    left = deadline - time.monotonic()
+    return None if left <= 0 else min(left, _WAIT_SLICE)
+
+
+def _sliced_wait(wait, timeout):
+    """wait(seconds) -> bool in slices, so that signals are seen."""
+    deadline = _deadline(timeout)
+    while True:
+        step = _remaining(deadline)
+        if wait(0.0 if step is None else step):
+            return True
+        if step is None or (deadline is not None and time.monotonic() >= deadline):
+            return False
+
+
+class _Target:
+    """Where the calls of func go: the task that looks it up by name (a
+    module-level function, as Python's Pool pickles it), a task
+    registered by name (a str, or a function registered with @Mp.task
+    that cannot be looked up), and how one call's arguments travel."""
+
+    def __init__(self, func):
+        if isinstance(func, str):
+            self.task = func
+            self.name = None
+            return
+        if not callable(func):
+            raise TypeError(f"{func!r} is not callable")
+        module = getattr(func, "__module__", None)
+        qualname = getattr(func, "__qualname__", None)
+        found = None
+        if module is not None and qualname is not None and "<" not in qualname:
+            try:
+                found = _lookup(module, qualname)
+            except Exception:
+                found = None
+        if found is func:
+            self.task = _CALL_TASK
+            self.name = (module, qualname)
+            return
+        registered = getattr(func, "__mp_task_name__", None)
+        if registered is not None:
+            self.task = registered
+            self.name = None
+            return
+        raise TypeError(
+            f"{func!r} cannot go to a pool worker: give a function defined at module level (before "
+            "Mp.init() for spawn and forkserver workers), as Python's Pool needs a picklable one")
+
+    def error(self, error):
+        """error, naming the function rather than the task that looks it
+        up (a worker that died, a timeout)."""
+        if self.name is None or _CALL_TASK not in error.message:
+            return error
+        return GLib.Error(error.message.replace(_CALL_TASK, ".".join(self.name)), error.domain, error.code)
+
+    def call(self, args=(), kwargs=None):
+        """One call's arguments, as the task takes them."""
+        if not isinstance(args, (tuple, list)):
+            raise TypeError(f"args must be a tuple, not {type(args).__name__}")
+        packed = to_variant(tuple(args))
+        if self.name is None:
+            if kwargs:
+                raise TypeError(f"the task {self.task!r} is called by name: it takes no keyword arguments")
+            return packed
+        return GLib.Variant.new_tuple(GLib.Variant("s", self.name[0]), GLib.Variant("s", self.name[1]),
+                                      GLib.Variant.new_variant(packed),
+                                      GLib.Variant("a{sv}", {str(k): to_variant(v) for k, v in (kwargs or {}).items()}))
+
+    def items(self, iterable, star):
+        """The items of a map: each the arguments of one call."""
+        calls = []
+        for item in iterable:
+            if star:
+                try:
+                    item = tuple(item)
+                except TypeError:
+                    raise TypeError(f"starmap takes an iterable of argument tuples, not of {type(item).__name__}") \
+                        from None
+                calls.append(self.call(item))
+            else:
+                calls.append(self.call((item,)))
+        if not calls:
+            return GLib.Variant.new_array(GLib.VariantType.new("(ssva{sv})" if self.name else "()"), [])
+        types = {c.get_type_string() for c in calls}
+        if len(types) > 1:
+            # Calls by name only: the task gets each item's arguments as
+            # they are, and an array has one element type.
+            raise TypeError(f"the calls of the task {self.task!r} must have one GLib.Variant type of "
+                            f"arguments, not {', '.join(sorted(types))}")
+        return GLib.Variant.new_array(GLib.VariantType.new(types.pop()), calls)
+
+
+class _Callbacks:
+    """Runs a pool's callbacks, as the result-handler thread of Python's
+    Pool does: on a thread of its own, with a GLib main context of its own
+    that the pool delivers the results to, in the order they are done. The
+    thread exists while callbacks are due and ends when none are."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0
+        self._thread = None
+        self._context = None
+
+    def watch(self, result, deliver):
+        """deliver() runs on the thread once result (an Mp.PoolResult) is ready."""
+        with self._lock:
+            self._pending += 1
+            if self._thread is None:
+                self._context = GLib.MainContext.new()
+                self._thread = threading.Thread(target=self._run, args=(self._context,),
+                                                name="Mp.Pool callbacks", daemon=True)
+                self._thread.start()
+            context = self._context
+        try:
+            source = GLib.idle_source_new()
+            source.set_callback(self._start_wait, (result, deliver))
+            source.attach(context)
+        except BaseException:
+            with self._lock:
+                self._pending -= 1
+            context.wakeup()
+            raise
+
+    def _run(self, context):
+        context.push_thread_default()
+        try:
+            while True:
+                with self._lock:
+                    if self._pending == 0:
+                        self._thread = None
+                        self._context = None
+                        self._idle.notify_all()
+                        return
+                context.iteration(True)
+        finally:
+            context.pop_thread_default()
+
+    def _start_wait(self, data):
+        # On the thread, its context the thread-default: the result comes here.
+        result, deliver = data
+        result.get_async(None, self._ready, deliver)
+        return GLib.SOURCE_REMOVE
+
+    def _ready(self, result, res, deliver):
+        try:
+            deliver()
+        finally:
+            with self._lock:
+                self._pending -= 1
+
+    def in_thread(self):
+        with self._lock:
+            return self._thread is threading.current_thread()
+
+    def wait(self, timeout=None):
+        """Until every callback due has run and the thread is gone."""
+        if self.in_thread():
+            return False
+        deadline = _deadline(timeout)
+        with self._lock:
+            while self._thread is not None:
+                step = _remaining(deadline)
+                if step is None:
+                    return False
+                self._idle.wait(step)
+            return True
+
+
+class AsyncResult:
+    """What Pool.apply_async(), map_async() and starmap_async() return, as
+    Python's AsyncResult: get(timeout), wait(timeout), ready(),
+    successful(), and cancel() (beyond Python: see Mp.PoolResult.cancel).
+
+    With a callback or an error_callback, the result is ready once its
+    callback has run (on the pool's callback thread), as in Python.
+
+    get() raises what the work failed with as the GLib.Error the library
+    reports (see Pool); a timeout of get() itself raises
+    multiprocessing.TimeoutError, and the work goes on."""
+
+    def __init__(self, pool, result, target, callback=None, error_callback=None):
+        self._pool = pool          # as in Python: the pool lives while its results are awaited
+        self._result = result      # the Mp.PoolResult
+        self._target = target
+        self._callback = callback
+        self._error_callback = error_callback
+        self._event = None
+        if callback is not None or error_callback is not None:
+            self._event = threading.Event()
+            pool._pool_callbacks().watch(result, self._deliver)
+
+    @property
+    def pool_result(self):
+        """The Mp.PoolResult underneath (GVariant values, GIO async)."""
+        return self._result
+
+    def _outcome(self):
+        """(True, value) or (False, error) of a ready result."""
+        try:
+            return True, from_variant(self._result.get(0))
+        except GLib.Error as e:
+            return False, self._target.error(e)
+
+    def _deliver(self):
+        ok, value = self._outcome()
+        try:
+            if ok and self._callback is not None:
+                self._callback(value)
+            elif not ok and self._error_callback is not None:
+                self._error_callback(value)
+        except Exception:
+            # As an exception in a thread: reported, and the pool goes on.
+            sys.excepthook(*sys.exc_info())
+        finally:
+            self._event.set()
+
+    def ready(self):
+        if self._event is not None:
+            return self._event.is_set()
+        return self._result.ready()
+
+    def successful(self):
+        if not self.ready():
+            raise ValueError(f"{self!r} not ready")
+        return self._result.successful()
+
+    def wait(self, timeout=None):
+        """Waits until the result is ready; returns whether it is (Python
+        returns None; a true value here is only more)."""
+        if self._event is not None:
+            return self._event.wait(timeout)
+        return _sliced_wait(self._result.wait, timeout)
+
+    def get(self, timeout=None):
+        if not self.wait(timeout):
+            raise _timeout_error("The result was not ready before the timeout")
+        ok, value = self._outcome()
+        if not ok:
+            raise value
+        return value
+
+    def cancel(self):
+        """Cancels the work: waiting calls are dropped, a running one's
+        worker is killed and replaced; get() raises G_IO_ERROR_CANCELLED."""
+        self._result.cancel()
+
+
+__all__.append("AsyncResult")
+
+
+class _NextCall:
+    __slots__ = ("done", "ok", "value", "error")
+
+    def __init__(self):
+        self.done = False
+        self.ok = False
+        self.value = None
+        self.error = None
+
+
+class IMapIterator:
+    """What Pool.imap() and imap_unordered() return, as Python's: an
+    iterator, with next(timeout) raising multiprocessing.TimeoutError when
+    nothing came in time (call it again). A call that failed raises its
+    GLib.Error where its result would have been, and the iteration goes on,
+    as in Python. cancel() (beyond Python) drops what is left.
+
+    Waits go through Mp.PoolIterator.next_async on a main context of the
+    iterator's own, so that a wait that times out is never mistaken for a
+    task that timed out."""
+
+    def __init__(self, pool, iterator, target):
+        self._pool = pool          # the Mp.PoolIterator does not keep it
+        self._iterator = iterator
+        self._target = target
+        self._context = GLib.MainContext.new()
+        self._lock = threading.Lock()
+        self._call = None
+
+    @property
+    def pool_iterator(self):
+        """The Mp.PoolIterator underneath."""
+        return self._iterator
+
+    def __iter__(self):
+        return self
+
+    @staticmethod
+    def _done(iterator, res, call):
+        try:
+            call.ok, call.value = iterator.next_finish(res)
+        except GLib.Error as e:
+            call.error = e
+        call.done = True
+
+    def next(self, timeout=None):
+        deadline = _deadline(timeout)
+        with self._lock:
+            context = self._context
+            context.push_thread_default()
+            try:
+                call = self._call
+                if call is None:
+                    # A call that timed out stays for the next next().
+                    call = self._call = _NextCall()
+                    self._iterator.next_async(None, self._done, call)
+                while True:
+                    while not call.done and context.pending():
+                        context.iteration(False)
+                    if call.done:
+                        break
+                    step = _remaining(deadline)
+                    if step is None:
+                        raise _timeout_error("No result came before the timeout")
+                    wake = GLib.timeout_source_new(max(int(step * 1000), 1))
+                    wake.set_callback(lambda *unused: GLib.SOURCE_REMOVE)
+                    wake.attach(context)
+                    try:
+                        context.iteration(True)
+                    finally:
+                        wake.destroy()
+            finally:
+                context.pop_thread_default()
+            self._call = None
+        if call.error is not None:
+            raise self._target.error(call.error)
+        if not call.ok:
+            raise StopIteration
+        return from_variant(call.value)
+
+    __next__ = next
+
+    def cancel(self):
+        self._iterator.cancel()
+
+
+__all__.append("IMapIterator")
+
+
+# Pools copied into this fork child, never disposed here (see Pool.__del__).
+_forked_pools = []
+
+_initable_init = Gio.Initable.init
+_get_worker_pids = Mp.Pool.get_worker_pids
+
+
+class Pool(Mp.Pool):
+    """multiprocessing.Pool on libmp:
+
+        Mp.Pool(processes=None, initializer=None, initargs=(),
+                maxtasksperchild=None, start_method=None, retries=0,
+                task_timeout=None)
+
+    with apply, apply_async, map, map_async, starmap, starmap_async, imap,
+    imap_unordered, close, terminate and join, and as a context manager
+    whose exit terminates, as Python's. Beyond Python: a worker that dies
+    fails only the call it ran (retried `retries` times first) and is
+    replaced; task_timeout (seconds) kills a call that runs longer;
+    results and imap iterators can be cancelled; join takes a timeout.
+    The GObject properties (n-workers, n-submitted, n-completed, n-failed,
+    task-timeout, ...) and the task-finished signal are the library's,
+    through pool.props, notified in the main context of the thread that
+    made the pool.
+
+    Functions: func (and initializer) is a function defined at module
+    level, as Python's Pool pickles it; it travels by module and qualified
+    name and the worker looks it up. Spawn and forkserver workers know
+    what the program defines before Mp.init(), so define it there. A str
+    names a task registered with Mp.register_task (by name, no keywords).
+    Arguments and results are Python values as Mp.to_variant and
+    Mp.from_variant convert them (None, bool, int, float, str, bytes,
+    tuples, lists, dicts with str keys, pipes, queues); another type is
+    refused with TypeError before anything is sent.
+
+    Errors, one rule: what the work fails with is raised as the GLib.Error
+    the library reports. A Python exception in the task is
+    MP_ERROR_TASK_FAILED whose message is the worker's traceback (its last
+    line the exception, e.g. "ZeroDivisionError: division by zero"); a
+    worker that died is MP_ERROR_WORKER_DIED, task_timeout is
+    G_IO_ERROR_TIMED_OUT, cancel() G_IO_ERROR_CANCELLED, terminate()
+    G_IO_ERROR_CLOSED, work given to a closed pool MP_ERROR_INVALID_STATE,
+    a broken pool MP_ERROR_POOL_BROKEN. Python exceptions come only from
+    this side: TypeError and ValueError for arguments refused before
+    anything is sent, and multiprocessing.TimeoutError when the caller's
+    own wait (get(timeout), next(timeout)) runs out.
+
+    Callbacks: the library delivers results in a GLib main context. So
+    that callback and error_callback run with no main loop in the program,
+    the pool has a callback thread, as Python's result-handler thread: a
+    Python thread iterating a main context of its own, to which the
+    results of calls with callbacks are delivered, in the order they are
+    done. It runs while callbacks are due; join() and terminate() return
+    once they have all run (unless called from a callback). A callback
+    must not wait for another call's callback (as in Python). An exception
+    in a callback is reported through sys.excepthook.
+
+    Pool() returns once its workers are started (as Python's). Blocking
+    waits run in C in slices of a quarter of a second, so that Ctrl-C
+    interrupts them."""
+
+    def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
+                 start_method=None, retries=0, task_timeout=None, **props):
+        if processes is not None:
+            if not isinstance(processes, int) or processes < 1:
+                raise ValueError("Number of processes must be at least 1")
+            props["n_workers"] = processes
+        if maxtasksperchild is not None:
+            if not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0:
+                raise ValueError("maxtasksperchild must be a positive int or None")
+            props["max_tasks_per_worker"] = maxtasksperchild
+        if initializer is not None:
+            if not callable(initializer) and not isinstance(initializer, str):
+                raise TypeError("initializer must be a callable")
+            target = _Target(initializer)
+            props["initializer"] = target.task
+            props["initargs"] = target.call(initargs)
+        if start_method is not None:
+            props["start_method"] = _start_method(start_method)
+        if retries:
+            props["retries"] = retries
+        if task_timeout is not None:
+            props["task_timeout"] = float(task_timeout)
+        super().__init__(**props)
+        self._mp_pid = os.getpid()
+        # What the parent printed comes first, and a fork worker must not
+        # print it again.
+        _flush()
+        # Pool() returns with its workers started, as Python's: the second
+        # call goes through the pool's thread, which starts them first.
+        # Both are looked up beforehand (a first lookup takes a while):
+        # a fork pool forks its first workers from its thread right after
+        # init(), and a worker forked while this thread runs Python (holds
+        # the GIL) hangs on its first task.
+        _initable_init(self, None)
+        _get_worker_pids(self)
+
+    def __del__(self):
+        # Python's Pool terminates when it is collected, and so does
+        # MpPool's dispose, but that runs inside PyGObject's dealloc with
+        # the GIL held, and joins the pool's thread, which may be
+        # finalizing a result or iterator that Python wrapped (its
+        # PyGObject data needs the GIL): a deadlock. So the pool is
+        # terminated here, with the GIL released, and the pool's thread
+        # is done with every call before the dispose.
+        #
+        # In a fork child (a pool worker, a forked Process) a copy of a
+        # pool has no thread: its dispose would wait for it for ever. The
+        # copy is kept instead, until the child exits.
+        if self.__dict__.get("_mp_pid", os.getpid()) != os.getpid():
+            _forked_pools.append(self)
+            return
+        try:
+            Mp.Pool.terminate(self)
+            self.get_worker_pids()
+        except Exception:
+            pass
+
+    def _pool_callbacks(self):
+        callbacks = self.__dict__.get("_mp_callbacks")
+        if callbacks is None:
+            callbacks = self.__dict__.setdefault("_mp_callbacks", _Callbacks())
+        return callbacks
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.terminate()
+
+    # apply
+
+    def apply_async(self, func, args=(), kwds=None, callback=None, error_callback=None, *, timeout=None):
+        """As Python's; timeout (beyond Python) is this call's task_timeout."""
+        target = _Target(func)
+        result = self.submit(target.task, target.call(args, kwds), -1.0 if timeout is None else float(timeout))
+        return AsyncResult(self, result, target, callback, error_callback)
+
+    def apply(self, func, args=(), kwds=None, *, timeout=None):
+        return self.apply_async(func, args, kwds, timeout=timeout).get()
+
+    # map and starmap
+
+    def _map_async(self, func, iterable, chunksize, callback, error_callback, star):
+        if chunksize is not None and (not isinstance(chunksize, int) or chunksize < 1):
+            raise ValueError(f"Chunksize must be 1+, not {chunksize!r}")
+        target = _Target(func)
+        result = self.submit_map(target.task, target.items(iterable, star), chunksize or 0)
+        return AsyncResult(self, result, target, callback, error_callback)
+
+    def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        return self._map_async(func, iterable, chunksize, callback, error_callback, False)
+
+    def map(self, func, iterable, chunksize=None):
+        return self.map_async(func, iterable, chunksize).get()
+
+    def starmap_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
+        return self._map_async(func, iterable, chunksize, callback, error_callback, True)
+
+    def starmap(self, func, iterable, chunksize=None):
+        return self.starmap_async(func, iterable, chunksize).get()
+
+    # imap
+
+    def _imap(self, func, iterable, chunksize, ordered):
+        if not isinstance(chunksize, int) or chunksize < 1:
+            raise ValueError(f"Chunksize must be 1+, not {chunksize!r}")
+        target = _Target(func)
+        items = target.items(iterable, False)
+        if ordered:
+            iterator = Mp.Pool.imap(self, target.task, items, chunksize)
+        else:
+            iterator = Mp.Pool.imap_unordered(self, target.task, items, chunksize)
+        return IMapIterator(self, iterator, target)
+
+    def imap(self, func, iterable, chunksize=1):
+        """As Python's, with the iterable read at once (the library takes
+        an array); the calls go to the workers a few chunks ahead of the
+        results taken."""
+        return self._imap(func, iterable, chunksize, True)
+
+    def imap_unordered(self, func, iterable, chunksize=1):
+        return self._imap(func, iterable, chunksize, False)
+
+    # the end
+
+    def close(self):
+        Mp.Pool.close(self)
+
+    def terminate(self):
+        """Fails waiting work with G_IO_ERROR_CLOSED, kills the workers and
+        returns once they are gone and the callbacks due have run."""
+        Mp.Pool.terminate(self)
+        self._pool_callbacks().wait()
+
+    def join(self, timeout=None):
+        """Waits for the workers to leave after close() or terminate(),
+        and for the callbacks due; returns whether they did before timeout
+        (None: no limit)."""
+
+        def wait(step):
+            try:
+                return Mp.Pool.join(self, step, None)
+            except GLib.Error as e:
+                if e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT):
+                    return False
+                raise
+
+        deadline = _deadline(timeout)
+        if not _sliced_wait(wait, timeout):
+            return False
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        return self._pool_callbacks().wait(left) or self._pool_callbacks().in_thread()
+
+
+Pool = override(Pool)
+__all__.append("Pool")
