@@ -1875,6 +1875,16 @@ mp_pool_initable_init (GInitable     *initable,
 
   if (self->initializer != NULL && *self->initializer != '\0' && !check_task (self->initializer, error))
     return FALSE;
+  /* The pool starts and replaces workers from its own thread: a fork
+   * there copies whatever locks the program's other threads hold at that
+   * moment (GLib's, malloc's, an interpreter's), and the worker can hang
+   * on its first task (seen: C, Python and GJS examples). So a pool does
+   * not fork: fork means forkserver, whose server mp_init() forked while
+   * the program was single-threaded. Without mp_init() there is no
+   * server, and the pool forks (README). */
+  self->start_method = mp_runtime_resolve_method (self->start_method);
+  if (self->start_method == MP_START_METHOD_FORK && mp_is_initialized ())
+    self->start_method = MP_START_METHOD_FORKSERVER;
   if ((self->start_method == MP_START_METHOD_SPAWN || self->start_method == MP_START_METHOD_FORKSERVER) &&
       !mp_is_initialized ())
     {

@@ -708,6 +708,18 @@ test_idle_workers_take_jobs (void)
   unlink (fifo);
 }
 
+/* A pool never forks from its own thread: fork means forkserver. */
+static void
+test_fork_is_forkserver (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_FORK, 1, "n-workers", 1,
+                                     "start-method", MP_START_METHOD_FORK, NULL);
+  MpStartMethod method;
+
+  g_object_get (pool, "start-method", &method, NULL);
+  g_assert_cmpint (method, ==, MP_START_METHOD_FORKSERVER);
+}
+
 /* A pool leaves no descriptor, thread or process behind. */
 static void
 test_no_leaks (void)
@@ -771,8 +783,15 @@ main (int    argc,
   mp_init (argc, argv);
   g_test_init (&argc, &argv, NULL);
 
-  test_add_per_method ("pool", "calls", test_calls);
-  test_add_per_method ("pool", "worker-dies", test_worker_dies);
+  /* fork is forkserver for a pool (test_fork_is_forkserver). */
+  for (guint i = 1; i < G_N_ELEMENTS (test_methods); i++)
+    {
+      g_autofree char *calls = g_strdup_printf ("/pool/%s/calls", test_method_names[test_methods[i]]);
+      g_autofree char *dies = g_strdup_printf ("/pool/%s/worker-dies", test_method_names[test_methods[i]]);
+
+      g_test_add_data_func (calls, GINT_TO_POINTER (test_methods[i]), test_calls);
+      g_test_add_data_func (dies, GINT_TO_POINTER (test_methods[i]), test_worker_dies);
+    }
   g_test_add_func ("/pool/async", test_async);
   g_test_add_func ("/pool/imap", test_imap);
   g_test_add_func ("/pool/retries", test_retries);
@@ -783,6 +802,7 @@ main (int    argc,
   g_test_add_func ("/pool/close-terminate-join", test_close_terminate_join);
   g_test_add_func ("/pool/max-tasks", test_max_tasks);
   g_test_add_func ("/pool/idle-workers-take-jobs", test_idle_workers_take_jobs);
+  g_test_add_func ("/pool/fork-is-forkserver", test_fork_is_forkserver);
   g_test_add_func ("/pool/no-leaks", test_no_leaks);
   ret = g_test_run ();
   if (made_scratch)

@@ -37,23 +37,6 @@ TIMEOUT = 60
 IO_ERROR_DOMAIN = GLib.quark_to_string(Gio.io_error_quark())
 MP_ERROR_DOMAIN = "mp-error-quark"
 
-# A fork pool forks its workers from the pool's own thread (src/mp-pool.c
-# worker_start -> mp_process_start). In a Python program another thread may
-# hold the GIL at that moment, and the worker then hangs in
-# PyGILState_Ensure on its first task. Mp.Pool() waits in C while its first
-# workers start, which leaves a narrow window (the return from the pool's
-# initialisation: about one pool in 150 under load); a replacement worker
-# (for one that died, timed out, was cancelled or retired) is forked just
-# as the caller wakes up with the failure, and hangs most of the time. So
-# the fork tests are skipped, unless LIBMP_TEST_POOL_FORK=1 runs those that
-# start no replacement.
-FORK_BUG = (
-    "libmp bug: a fork pool forks its workers from its own thread (src/mp-pool.c "
-    "worker_start -> mp_process_start) while a Python thread may hold the GIL; the worker "
-    "then hangs in PyGILState_Ensure on its first task")
-FORK_REPLACEMENT_BUG = FORK_BUG + " (a replacement worker: most of the time)"
-
-
 # A spawn worker of a pool made while this is set in the environment takes
 # a second to start, as one of a big program on a loaded machine would.
 SLOW_START_ENV = "LIBMP_TEST_POOL_SLOW_START"
@@ -224,9 +207,6 @@ class PoolTestCase(unittest.TestCase):
             GLib.source_remove(source)
         self.assertFalse(timed_out, "timed out waiting for an event (a bug)")
 
-    def skip_if_fork(self):
-        if self.method == Mp.StartMethod.FORK:
-            self.skipTest(FORK_REPLACEMENT_BUG)
 
 
 # ---- tests run in each start method -----------------------------------------------
@@ -456,7 +436,6 @@ class StartMethodTests:
     # workers that die, time out, are cancelled
 
     def test_worker_killed(self):
-        self.skip_if_fork()
         pool = self.new_pool(2)
         for round in range(3):
             with self.subTest(round=round):
@@ -471,7 +450,6 @@ class StartMethodTests:
         self.assertEqual(pool.apply(square, (9,)), 81)
 
     def test_retries(self):
-        self.skip_if_fork()
         # A call that kills its worker every time fails once its retries are spent.
         pool = self.new_pool(1, retries=2)
         self.assertEqual(pool.props.retries, 2)
@@ -479,7 +457,6 @@ class StartMethodTests:
         self.assertEqual(pool.apply(square, (4,)), 16)
 
     def test_task_timeout(self):
-        self.skip_if_fork()
         pool = self.new_pool(1)
         before = pool.get_worker_pids()
         error = self.assertIOError(Gio.IOErrorEnum.TIMED_OUT, pool.apply, hang, timeout=0.2)
@@ -511,7 +488,6 @@ class StartMethodTests:
         self.assertEqual(pool.apply(square, (5,)), 25)
 
     def test_cancel(self):
-        self.skip_if_fork()
         waiter = self.ready_waiter()
         pool = self.new_pool(1)
         running = pool.apply_async(hang, (waiter.address,))
@@ -578,7 +554,6 @@ class StartMethodTests:
     # settings
 
     def test_maxtasksperchild(self):
-        self.skip_if_fork()
         pool = self.new_pool(2, maxtasksperchild=1)
         self.assertEqual(pool.props.max_tasks_per_worker, 1)
         pids = {pool.apply(pid) for _ in range(6)}
@@ -592,7 +567,6 @@ class StartMethodTests:
         self.assertEqual([pool.apply(get_init) for _ in range(4)], [42] * 4)
 
     def test_initializer_fails(self):
-        self.skip_if_fork()
         pool = self.new_pool(1, initializer=set_init, initargs=(-1,), max_restarts=2)
         error = self.assertMpError(Mp.Error.POOL_BROKEN, pool.apply, get_init)
         self.assertIn("the initializer refuses", error.message)
@@ -612,12 +586,22 @@ class StartMethodTests:
         self.assertEqual(finished, [("gi.overrides.Mp.call", True)] * 2)
 
 
-class ForkTests(StartMethodTests, PoolTestCase):
-    method = Mp.StartMethod.FORK
+class ForkTests(unittest.TestCase):
+    """A pool never forks from its own thread (a worker forked while
+    another thread holds the GIL hangs on its first task): fork, asked for
+    or the default, means forkserver."""
 
-    def setUp(self):
-        if not os.environ.get("LIBMP_TEST_POOL_FORK"):
-            self.skipTest(FORK_BUG)
+    def test_fork_is_forkserver(self):
+        with Mp.Pool(2, start_method="fork") as pool:
+            self.assertEqual(pool.props.start_method, Mp.StartMethod.FORKSERVER)
+            self.assertEqual(pool.map(square, range(5)), [x * x for x in range(5)])
+
+    def test_default_fork_is_forkserver(self):
+        before = Mp.get_start_method()
+        Mp.set_start_method(Mp.StartMethod.FORK)
+        self.addCleanup(Mp.set_start_method, before)
+        with Mp.Pool(2) as pool:
+            self.assertEqual(pool.props.start_method, Mp.StartMethod.FORKSERVER)
 
 
 class SpawnTests(StartMethodTests, PoolTestCase):

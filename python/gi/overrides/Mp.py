@@ -69,14 +69,19 @@ def to_variant(value):
         return value.to_variant()
     if value is None:
         return GLib.Variant("mv", None)
+    # The typed constructors: GLib.Variant(format, value) parses its format
+    # in Python, twice as slow.
     if isinstance(value, bool):
-        return GLib.Variant("b", value)
+        return GLib.Variant.new_boolean(value)
     if isinstance(value, int):
-        return GLib.Variant("x", value)
+        return GLib.Variant.new_int64(value)
     if isinstance(value, float):
-        return GLib.Variant("d", value)
+        return GLib.Variant.new_double(value)
     if isinstance(value, str):
-        return GLib.Variant("s", value)
+        if "\0" in value:
+            # A GVariant string would end there.
+            raise ValueError("a str holding NUL cannot be sent to another process; send bytes")
+        return GLib.Variant.new_string(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return GLib.Variant("ay", bytes(value))
     if isinstance(value, tuple):
@@ -474,17 +479,26 @@ def _lookup(module, qualname):
     return obj
 
 
+# The functions a worker has looked up, by (module, qualified name).
+_found = {}
+
+
 def _call_by_name(args, cancellable):
-    module = args.get_child_value(0).get_string()
-    qualname = args.get_child_value(1).get_string()
-    call_args = from_variant(args.get_child_value(2).get_variant())
-    kwargs = from_variant(args.get_child_value(3))
-    try:
-        func = _lookup(module, qualname)
-    except (ImportError, AttributeError):
-        raise LookupError(
-            f"{module}.{qualname} is not defined in the worker (pid {os.getpid()}): spawn and forkserver "
-            "workers know only what the program defines before Mp.init()") from None
+    """The task of every call of a function by name: its arguments are
+    "(sv)", the function's "module:qualname" and the call's arguments (a
+    tuple), or "(sva{sv})" with keyword arguments."""
+    name = args.get_child_value(0).get_string()
+    call_args = from_variant(args.get_child_value(1).get_variant())
+    kwargs = from_variant(args.get_child_value(2)) if args.n_children() > 2 else {}
+    func = _found.get(name)
+    if func is None:
+        module, _, qualname = name.partition(":")
+        try:
+            func = _found[name] = _lookup(module, qualname)
+        except (ImportError, AttributeError):
+            raise LookupError(
+                f"{module}.{qualname} is not defined in the worker (pid {os.getpid()}): spawn and forkserver "
+                "workers know only what the program defines before Mp.init()") from None
     try:
         result = func(*call_args, **kwargs)
     except Exception as e:
@@ -549,6 +563,8 @@ class _Target:
         if found is func:
             self.task = _CALL_TASK
             self.name = (module, qualname)
+            # What every call starts with, made once.
+            self._name = GLib.Variant.new_string(f"{module}:{qualname}")
             return
         registered = getattr(func, "__mp_task_name__", None)
         if registered is not None:
@@ -575,9 +591,10 @@ class _Target:
             if kwargs:
                 raise TypeError(f"the task {self.task!r} is called by name: it takes no keyword arguments")
             return packed
-        return GLib.Variant.new_tuple(GLib.Variant("s", self.name[0]), GLib.Variant("s", self.name[1]),
-                                      GLib.Variant.new_variant(packed),
-                                      GLib.Variant("a{sv}", {str(k): to_variant(v) for k, v in (kwargs or {}).items()}))
+        if kwargs:
+            return GLib.Variant.new_tuple(self._name, GLib.Variant.new_variant(packed),
+                                          to_variant({str(k): v for k, v in kwargs.items()}))
+        return GLib.Variant.new_tuple(self._name, GLib.Variant.new_variant(packed))
 
     def items(self, iterable, star):
         """The items of a map: each the arguments of one call."""
@@ -593,7 +610,7 @@ class _Target:
             else:
                 calls.append(self.call((item,)))
         if not calls:
-            return GLib.Variant.new_array(GLib.VariantType.new("(ssva{sv})" if self.name else "()"), [])
+            return GLib.Variant.new_array(GLib.VariantType.new("(sv)" if self.name else "()"), [])
         types = {c.get_type_string() for c in calls}
         if len(types) > 1:
             # Calls by name only: the task gets each item's arguments as
@@ -909,6 +926,10 @@ class Pool(Mp.Pool):
     must not wait for another call's callback (as in Python). An exception
     in a callback is reported through sys.excepthook.
 
+    Start methods: spawn or forkserver (the default; fork asked for is
+    refused, a default of fork becomes forkserver: see __init__), so
+    Mp.init() comes first.
+
     Pool() returns once its workers are started (as Python's). Blocking
     waits run in C in slices of a quarter of a second, so that Ctrl-C
     interrupts them."""
@@ -937,15 +958,10 @@ class Pool(Mp.Pool):
             props["task_timeout"] = float(task_timeout)
         super().__init__(**props)
         self._mp_pid = os.getpid()
-        # What the parent printed comes first, and a fork worker must not
-        # print it again.
+        # What the parent printed comes before what the workers print.
         _flush()
         # Pool() returns with its workers started, as Python's: the second
         # call goes through the pool's thread, which starts them first.
-        # Both are looked up beforehand (a first lookup takes a while):
-        # a fork pool forks its first workers from its thread right after
-        # init(), and a worker forked while this thread runs Python (holds
-        # the GIL) hangs on its first task.
         _initable_init(self, None)
         _get_worker_pids(self)
 
