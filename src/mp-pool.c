@@ -2027,6 +2027,56 @@ run_async (GTask        *task,
   mp_pool_result_get_async (result, NULL, async_call_done, task);
 }
 
+/* The blocking and GIO forms of map and starmap. */
+static GVariant *
+map_and_wait (MpPool        *self,
+              const char    *task,
+              GVariant      *items,
+              guint          chunksize,
+              gboolean       star,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  g_autoptr(MpPoolResult) result = NULL;
+
+  g_return_val_if_fail (MP_IS_POOL (self), NULL);
+  result = submit_map (self, task, items, chunksize, star, error);
+  return result ? wait_result (result, cancellable, error) : NULL;
+}
+
+static void
+map_async (MpPool              *self,
+           const char          *task_name,
+           GVariant            *items,
+           guint                chunksize,
+           gboolean             star,
+           gpointer             source_tag,
+           GCancellable        *cancellable,
+           GAsyncReadyCallback  callback,
+           gpointer             user_data)
+{
+  GTask *task;
+  GError *error = NULL;
+  MpPoolResult *result;
+
+  g_return_if_fail (MP_IS_POOL (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, source_tag);
+  result = submit_map (self, task_name, items, chunksize, star, &error);
+  run_async (task, result, error);
+}
+
+/* Every _finish: the value the GTask returned. */
+static GVariant *
+call_finish (MpPool        *self,
+             GAsyncResult  *result,
+             GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 /**
  * mp_pool_apply_async:
  * @self: an #MpPool
@@ -2072,8 +2122,7 @@ mp_pool_apply_finish (MpPool        *self,
                       GAsyncResult  *result,
                       GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return call_finish (self, result, error);
 }
 
 /**
@@ -2099,11 +2148,7 @@ mp_pool_map (MpPool        *self,
              GCancellable  *cancellable,
              GError       **error)
 {
-  g_autoptr(MpPoolResult) result = NULL;
-
-  g_return_val_if_fail (MP_IS_POOL (self), NULL);
-  result = submit_map (self, task, items, chunksize, FALSE, error);
-  return result ? wait_result (result, cancellable, error) : NULL;
+  return map_and_wait (self, task, items, chunksize, FALSE, cancellable, error);
 }
 
 /**
@@ -2127,16 +2172,7 @@ mp_pool_map_async (MpPool              *self,
                    GAsyncReadyCallback  callback,
                    gpointer             user_data)
 {
-  GTask *task;
-  GError *error = NULL;
-  MpPoolResult *result;
-
-  g_return_if_fail (MP_IS_POOL (self));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, mp_pool_map_async);
-  result = submit_map (self, task_name, items, chunksize, FALSE, &error);
-  run_async (task, result, error);
+  map_async (self, task_name, items, chunksize, FALSE, mp_pool_map_async, cancellable, callback, user_data);
 }
 
 /**
@@ -2152,8 +2188,7 @@ mp_pool_map_finish (MpPool        *self,
                     GAsyncResult  *result,
                     GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return call_finish (self, result, error);
 }
 
 /**
@@ -2178,11 +2213,7 @@ mp_pool_starmap (MpPool        *self,
                  GCancellable  *cancellable,
                  GError       **error)
 {
-  g_autoptr(MpPoolResult) result = NULL;
-
-  g_return_val_if_fail (MP_IS_POOL (self), NULL);
-  result = submit_map (self, task, items, chunksize, TRUE, error);
-  return result ? wait_result (result, cancellable, error) : NULL;
+  return map_and_wait (self, task, items, chunksize, TRUE, cancellable, error);
 }
 
 /**
@@ -2206,16 +2237,7 @@ mp_pool_starmap_async (MpPool              *self,
                        GAsyncReadyCallback  callback,
                        gpointer             user_data)
 {
-  GTask *task;
-  GError *error = NULL;
-  MpPoolResult *result;
-
-  g_return_if_fail (MP_IS_POOL (self));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, mp_pool_starmap_async);
-  result = submit_map (self, task_name, items, chunksize, TRUE, &error);
-  run_async (task, result, error);
+  map_async (self, task_name, items, chunksize, TRUE, mp_pool_starmap_async, cancellable, callback, user_data);
 }
 
 /**
@@ -2231,8 +2253,7 @@ mp_pool_starmap_finish (MpPool        *self,
                         GAsyncResult  *result,
                         GError       **error)
 {
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-  return g_task_propagate_pointer (G_TASK (result), error);
+  return call_finish (self, result, error);
 }
 
 static MpPoolIterator *
