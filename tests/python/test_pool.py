@@ -28,7 +28,7 @@ gi.require_version("GLib", "2.0")
 gi.require_version("GObject", "2.0")
 gi.require_version("Gio", "2.0")
 gi.require_version("Mp", "1")
-from gi.repository import Gio, GLib, GObject, Mp  # noqa: E402
+from gi.repository import Gio, GLib, Mp  # noqa: E402
 
 # Seconds a result, a join or a main loop may take before the test fails:
 # generous, only a bug reaches it.

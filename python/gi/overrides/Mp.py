@@ -926,9 +926,10 @@ class Pool(Mp.Pool):
     must not wait for another call's callback (as in Python). An exception
     in a callback is reported through sys.excepthook.
 
-    Start methods: spawn or forkserver (the default; fork asked for is
-    refused, a default of fork becomes forkserver: see __init__), so
-    Mp.init() comes first.
+    Start methods: spawn or forkserver, so Mp.init() comes first. A pool
+    never forks from its own thread (a worker forked while another thread
+    holds the GIL hangs on its first task): after Mp.init(), fork, asked
+    for or the default, means forkserver.
 
     Pool() returns once its workers are started (as Python's). Blocking
     waits run in C in slices of a quarter of a second, so that Ctrl-C
