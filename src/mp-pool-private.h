@@ -12,7 +12,9 @@
  * task's result. A MP_POOL_JOB_CHUNK payload is an array whose elements
  * are each the arguments of one call, and its value the array of their
  * results: "aT" when every result has type T, "av" otherwise. After
- * MP_POOL_JOB_STOP the worker ends without an answer.
+ * MP_POOL_JOB_STOP the worker ends without an answer. Once started (and
+ * its initializer run) a worker sends a reply with id 0: it is ready,
+ * and the pool starts the clock of its first job then.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

@@ -191,6 +191,16 @@ mp_pool_worker_run (GVariant      *args,
         return NULL;
     }
 
+  /* Started and initialized: the pool starts its jobs' clocks now, not
+   * while a spawned worker was still loading. */
+  {
+    g_autoptr(MpMessage) ready = mp_message_new (MP_WIRE_KIND_VALUE,
+                                                 g_variant_new ("(tbv)", (guint64) 0, TRUE,
+                                                                g_variant_new ("()")));
+    if (!mp_channel_send (channel, ready, NULL, error))
+      return NULL;
+  }
+
   for (guint32 n = 0; max_jobs == 0 || n < max_jobs; n++)
     {
       g_autoptr(GError) receive_error = NULL;

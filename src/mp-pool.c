@@ -100,6 +100,7 @@ struct _Worker
   GQueue          inflight;      /* of Job: the head is running */
   guint           n_sent;
   guint           n_replies;
+  gboolean        ready;         /* said so: job clocks run from now */
   gboolean        retiring;      /* sent all it may run */
   gboolean        released;      /* told to stop: the pool is closed and done */
   gboolean        killed;        /* by the pool: timeout, cancel, terminate */
@@ -122,6 +123,7 @@ struct _MpPool
   double          restart_period;
 
   GMainContext   *owner_context;
+  int             owner_pid;     /* a copy in a forked child has no thread */
   MpDelivery     *owner_delivery;
 
   /* Progress, read from any thread. */
@@ -971,7 +973,7 @@ start_timer (Worker *worker)
       g_source_destroy (worker->timer);
       g_clear_pointer (&worker->timer, g_source_unref);
     }
-  if (head == NULL || head->timeout <= 0)
+  if (head == NULL || head->timeout <= 0 || !worker->ready)
     return;
   worker->timer = g_timeout_source_new ((guint) MIN (head->timeout * 1000.0, (double) G_MAXUINT));
   g_source_set_static_name (worker->timer, "[mp] pool task timeout");
@@ -1066,10 +1068,16 @@ handle_reply (Worker    *worker,
   guint64 id;
   gboolean ok;
 
-  if (job == NULL || !g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_REPLY_TYPE)))
+  if (!g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_REPLY_TYPE)))
     return FALSE;
   g_variant_get (message->body, "(tbv)", &id, &ok, &value);
-  if (id != job->id)
+  if (id == 0 && !worker->ready)
+    {
+      worker->ready = TRUE;
+      start_timer (worker);
+      return TRUE;
+    }
+  if (job == NULL || id != job->id)
     return FALSE;
 
   g_queue_pop_head (&worker->inflight);
@@ -1584,6 +1592,15 @@ mp_pool_dispose (GObject *object)
 {
   MpPool *self = MP_POOL (object);
 
+  /* A copy of a pool in a forked child: its thread and workers are the
+   * parent's; nothing here to stop or wait for. */
+  if (self->thread != NULL && getpid () != self->owner_pid)
+    {
+      self->thread = NULL;
+      self->kick = NULL;
+      self->context = NULL;
+      self->loop = NULL;
+    }
   if (self->thread != NULL)
     {
       mp_pool_terminate (self);
@@ -1863,6 +1880,7 @@ mp_pool_init (MpPool *self)
   self->max_restarts = 10;
   self->restart_period = 10;
   self->owner_context = g_main_context_ref_thread_default ();
+  self->owner_pid = getpid ();
   self->owner_delivery = mp_delivery_get (self->owner_context);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <mp.h>
@@ -708,6 +709,29 @@ test_idle_workers_take_jobs (void)
   unlink (fifo);
 }
 
+/* A copy of a pool in a forked child goes away there without waiting for
+ * the parent's thread and workers (they do not exist in the child). */
+static void
+test_dispose_in_fork_child (void)
+{
+  g_autoptr(MpPool) pool = mp_pool_new (1, NULL);
+  g_autoptr(GVariant) v = mp_pool_apply (pool, "square", g_variant_new_int64 (3), NULL, NULL);
+  int status;
+  pid_t pid;
+
+  pid = fork ();
+  if (pid == 0)
+    {
+      g_object_unref (pool);
+      _exit (0);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  g_clear_pointer (&v, g_variant_unref);
+  v = mp_pool_apply (pool, "square", g_variant_new_int64 (4), NULL, NULL);
+  g_assert_cmpint (g_variant_get_int64 (v), ==, 16);
+}
+
 /* A pool never forks from its own thread: fork means forkserver. */
 static void
 test_fork_is_forkserver (void)
@@ -803,6 +827,7 @@ main (int    argc,
   g_test_add_func ("/pool/max-tasks", test_max_tasks);
   g_test_add_func ("/pool/idle-workers-take-jobs", test_idle_workers_take_jobs);
   g_test_add_func ("/pool/fork-is-forkserver", test_fork_is_forkserver);
+  g_test_add_func ("/pool/dispose-in-fork-child", test_dispose_in_fork_child);
   g_test_add_func ("/pool/no-leaks", test_no_leaks);
   ret = g_test_run ();
   if (made_scratch)
