@@ -99,7 +99,6 @@ struct _Worker
   GSource        *timer;
   GQueue          inflight;      /* of Job: the head is running */
   guint           n_sent;
-  guint           n_replies;
   gboolean        ready;         /* said so: job clocks run from now */
   gboolean        retiring;      /* sent all it may run */
   gboolean        released;      /* told to stop: the pool is closed and done */
@@ -1081,7 +1080,6 @@ handle_reply (Worker    *worker,
     return FALSE;
 
   g_queue_pop_head (&worker->inflight);
-  worker->n_replies++;
   start_timer (worker);
   if (ok)
     job_done (self, job, g_steal_pointer (&value), NULL);
@@ -1213,16 +1211,16 @@ worker_exited_cb (MpProcess *process,
   head = g_queue_pop_head (&worker->inflight);
   unexpected = !worker->killed && state != POOL_TERMINATED && state != POOL_BROKEN &&
                (head != NULL || exitcode != 0 || !(worker->retiring || worker->released));
-  /* A worker that failed by itself before its first answer: its
-   * initializer (a job failing only ever fails the job). The job it was
-   * sent is not to blame, and its error says why. */
-  if (exitcode > 0 && worker->n_replies == 0 && !mp_process_check_error (process, &init_error))
+  /* A worker that ended by itself before it said it was ready (its
+   * start-up or its initializer failed) never ran the job it was sent:
+   * the job goes back to the queue, and the worker's error says why. */
+  if (exitcode > 0 && !worker->ready)
+    mp_process_check_error (process, &init_error);
+  if (!worker->ready && !worker->killed && head != NULL && !head->cancelled &&
+      (state == POOL_RUNNING || state == POOL_CLOSED))
     {
-      if (head != NULL)
-        {
-          g_queue_push_head (&worker->inflight, head);
-          head = NULL;
-        }
+      g_queue_push_head (&worker->inflight, head);
+      head = NULL;
     }
 
   if (head != NULL)
