@@ -45,6 +45,10 @@ GVariant  *mp_pool_worker_run          (GVariant      *args,
                                         gpointer       user_data,
                                         GError       **error);
 
+/* Basic types whose values all have one size: their arrays are the
+ * values' bytes back to back (sliced and joined without a copy each). */
+gboolean   mp_pool_type_is_fixed_basic (const GVariantType *type);
+
 /* An error as a reply carries it, and back. */
 GVariant  *mp_pool_error_to_variant    (const GError  *error);
 GError    *mp_pool_error_from_variant  (GVariant      *value);

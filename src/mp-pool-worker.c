@@ -41,10 +41,8 @@ call (const char  *task,
   return mp_run_task (task, args, NULL, error);
 }
 
-/* Types whose values are all one size: their arrays are the values'
- * bytes back to back. */
-static gboolean
-is_fixed_basic (const GVariantType *type)
+gboolean
+mp_pool_type_is_fixed_basic (const GVariantType *type)
 {
   return g_variant_type_is_basic (type) &&
          !g_variant_type_equal (type, G_VARIANT_TYPE_STRING) &&
@@ -87,7 +85,7 @@ run_chunk (const char  *task,
       if (type == NULL)
         {
           type = g_variant_type_copy (g_variant_get_type (result));
-          if (is_fixed_basic (type))
+          if (mp_pool_type_is_fixed_basic (type))
             {
               fixed = g_byte_array_sized_new (n * g_variant_get_size (result));
               fixed_size = g_variant_get_size (result);

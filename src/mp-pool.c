@@ -388,15 +388,8 @@ join_chunks (GVariant **chunks,
 
   if (same && !g_variant_type_equal (type, G_VARIANT_TYPE ("av")))
     {
-      const GVariantType *element = g_variant_type_element (type);
-      gsize fixed = 0;
-
       /* Fixed-size elements: the arrays are their elements back to back. */
-      if (g_variant_type_is_basic (element) && !g_variant_type_is_subtype_of (element, G_VARIANT_TYPE_STRING) &&
-          !g_variant_type_is_subtype_of (element, G_VARIANT_TYPE_OBJECT_PATH) &&
-          !g_variant_type_is_subtype_of (element, G_VARIANT_TYPE_SIGNATURE))
-        fixed = 1;
-      if (fixed)
+      if (mp_pool_type_is_fixed_basic (g_variant_type_element (type)))
         {
           gsize total = 0, at = 0;
           guint8 *data;
@@ -691,12 +684,8 @@ mp_pool_slice_items (GVariant *items,
   {
     /* The size of a fixed-size element, if the array is one of those. */
     g_autoptr(GVariant) first = g_variant_get_child_value (items, 0);
-    const GVariantType *element = g_variant_type_element (type);
 
-    if (g_variant_type_is_basic (element) &&
-        !g_variant_type_equal (element, G_VARIANT_TYPE_STRING) &&
-        !g_variant_type_equal (element, G_VARIANT_TYPE_OBJECT_PATH) &&
-        !g_variant_type_equal (element, G_VARIANT_TYPE_SIGNATURE))
+    if (mp_pool_type_is_fixed_basic (g_variant_type_element (type)))
       fixed_size = g_variant_get_size (first);
   }
   if (fixed_size > 0 && g_variant_get_size (items) == fixed_size * g_variant_n_children (items))
