@@ -27,6 +27,11 @@ G_BEGIN_DECLS
  *   could not be carried over
  * @MP_ERROR_WORKER_DIED: the process that ran a task ended before answering
  * @MP_ERROR_POOL_BROKEN: a pool's workers kept dying, and the pool stopped
+ * @MP_ERROR_OWNER_DIED: the process that held a lock died holding it; the
+ *   call that reports it has acquired the lock, and the data it protects may
+ *   be half-updated
+ * @MP_ERROR_BROKEN_BARRIER: a barrier was aborted, reset or broken by a
+ *   timeout while the call waited on it (Python's BrokenBarrierError)
  *
  * Error codes in the %MP_ERROR domain. Where GIO has a fitting code
  * (%G_IO_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, %G_IO_ERROR_CLOSED), libmp
@@ -43,6 +48,8 @@ typedef enum
   MP_ERROR_TASK_FAILED,
   MP_ERROR_WORKER_DIED,
   MP_ERROR_POOL_BROKEN,
+  MP_ERROR_OWNER_DIED,
+  MP_ERROR_BROKEN_BARRIER,
 } MpError;
 
 MP_AVAILABLE_IN_1_0

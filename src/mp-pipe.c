@@ -13,6 +13,7 @@
 
 #include "mp-error.h"
 #include "mp-pipe.h"
+#include "mp-shareable.h"
 #include "mp-wire-private.h"
 
 /**
@@ -48,7 +49,22 @@ struct _MpPipe
   MpMessage  *pending;   /* received but refused (wrong type or kind) */
 };
 
-G_DEFINE_FINAL_TYPE (MpPipe, mp_pipe, G_TYPE_OBJECT)
+static void mp_pipe_shareable_init (MpShareableInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MpPipe, mp_pipe, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MP_TYPE_SHAREABLE, mp_pipe_shareable_init))
+
+static GVariant *
+shareable_to_variant (MpShareable *shareable)
+{
+  return mp_pipe_to_variant (MP_PIPE (shareable));
+}
+
+static void
+mp_pipe_shareable_init (MpShareableInterface *iface)
+{
+  iface->to_variant = shareable_to_variant;
+}
 
 enum {
   PROP_0,

@@ -20,6 +20,7 @@
 #include "mp-error.h"
 #include "mp-forkserver-private.h"
 #include "mp-pipe.h"
+#include "mp-shareable.h"
 #include "mp-queue.h"
 #include "mp-process-private.h"
 #include "mp-runtime-private.h"
@@ -539,8 +540,8 @@ value_from_json (GValue    *value,
   return FALSE;
 }
 
-/* A subclass's own read-write properties, as JSON, except pipe ends and
- * queues, which travel as references in @refs (their descriptors go with the
+/* A subclass's own read-write properties, as JSON, except shareable
+ * objects (pipe ends, queues, locks, shared memory...), which travel as references in @refs (their descriptors go with the
  * message); MpProcess's own travel as typed fields of the run message. */
 static char *
 serialize_subclass_properties (MpProcess       *self,
@@ -565,14 +566,13 @@ serialize_subclass_properties (MpProcess       *self,
 
       g_value_init (&value, pspec->value_type);
       g_object_get_property (G_OBJECT (self), pspec->name, &value);
-      if (g_type_is_a (pspec->value_type, MP_TYPE_PIPE) ||
-          g_type_is_a (pspec->value_type, MP_TYPE_QUEUE))
+      if (g_type_is_a (pspec->value_type, MP_TYPE_SHAREABLE) ||
+          (G_TYPE_IS_OBJECT (pspec->value_type) && MP_IS_SHAREABLE (g_value_get_object (&value))))
         {
           GObject *held = g_value_get_object (&value);
           if (held != NULL)
             g_variant_builder_add (refs, "{sv}", pspec->name,
-                                   MP_IS_PIPE (held) ? mp_pipe_to_variant (MP_PIPE (held))
-                                                     : mp_queue_to_variant (MP_QUEUE (held)));
+                                   mp_shareable_to_variant (MP_SHAREABLE (held)));
           continue;
         }
       member = value_to_json (&value);
@@ -623,12 +623,16 @@ apply_subclass_references (MpProcess  *self,
 
       if (pspec == NULL || (pspec->flags & G_PARAM_WRITABLE) == 0)
         continue;
-      if (g_type_is_a (pspec->value_type, MP_TYPE_PIPE))
-        object = G_OBJECT (mp_pipe_new_from_variant (reference, error));
-      else if (g_type_is_a (pspec->value_type, MP_TYPE_QUEUE))
-        object = G_OBJECT (mp_queue_new_from_variant (reference, error));
-      else
+      if (!G_TYPE_IS_OBJECT (pspec->value_type))
         continue;
+      object = G_OBJECT (mp_shareable_new_from_variant (reference, error));
+      if (object != NULL && !g_type_is_a (G_OBJECT_TYPE (object), pspec->value_type))
+        {
+          g_set_error (error, MP_ERROR, MP_ERROR_PROTOCOL,
+                       _("The property “%s” of %s got a %s"),
+                       name, G_OBJECT_TYPE_NAME (self), G_OBJECT_TYPE_NAME (object));
+          g_clear_object (&object);
+        }
       if (object == NULL)
         {
           g_variant_unref (reference);

@@ -16,6 +16,7 @@
 
 #include "mp-error.h"
 #include "mp-queue.h"
+#include "mp-shareable.h"
 #include "mp-ring-private.h"
 #include "mp-runtime-private.h"
 #include "mp-wire-private.h"
@@ -100,7 +101,22 @@ struct _MpQueue
   GThread   *feeder;
 };
 
-G_DEFINE_FINAL_TYPE (MpQueue, mp_queue, G_TYPE_OBJECT)
+static void mp_queue_shareable_init (MpShareableInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MpQueue, mp_queue, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MP_TYPE_SHAREABLE, mp_queue_shareable_init))
+
+static GVariant *
+shareable_to_variant (MpShareable *shareable)
+{
+  return mp_queue_to_variant (MP_QUEUE (shareable));
+}
+
+static void
+mp_queue_shareable_init (MpShareableInterface *iface)
+{
+  iface->to_variant = shareable_to_variant;
+}
 
 /* The descriptors of a queue, in the order of its reference. */
 enum {

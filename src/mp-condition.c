@@ -1,0 +1,578 @@
+/* mp-condition.c: a condition variable shared between processes
+ *
+ * The cell's state counts the waiters that no notify has picked yet
+ * (state[0]) and the notifications not yet taken (state[1]): notify(n)
+ * moves up to n waiters from the first to the second, and a woken waiter
+ * takes one. That is how notify(n) wakes exactly n, whoever they are.
+ * A waiter that times out takes a notification if one is left (it was
+ * notified after all) or leaves the count.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "mp.h"
+#include "mp-lock-private.h"
+#include "mp-wire-private.h"
+
+/**
+ * MpCondition:
+ *
+ * Python's `multiprocessing.Condition`: waiters release the condition's
+ * lock, sleep until notified, and hold the lock again when they return.
+ * The lock is an #MpLock or an #MpRLock (a new #MpRLock by default) and
+ * travels with the condition to other processes.
+ */
+struct _MpCondition
+{
+  GObject      parent_instance;
+  MpSyncCell  *cell;
+  GObject     *lock;
+};
+
+static void mp_condition_shareable_init (MpShareableInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MpCondition, mp_condition, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MP_TYPE_SHAREABLE, mp_condition_shareable_init))
+
+#define UNPICKED(shared)  ((shared)->state[0])
+#define NOTIFIED(shared)  ((shared)->state[1])
+
+static MpSyncStatus
+take_notification (MpSyncCell  *cell,
+                   gpointer     data,
+                   pid_t       *watch,
+                   GError     **error)
+{
+  MpSyncShared *shared = mp_sync_cell_shared (cell);
+  MpSyncStatus status = MP_SYNC_WAIT;
+
+  mp_sync_cell_guard (cell);
+  if (NOTIFIED (shared) > 0)
+    {
+      NOTIFIED (shared)--;
+      status = NOTIFIED (shared) > 0 ? MP_SYNC_DONE_PASS_ON : MP_SYNC_DONE;
+    }
+  mp_sync_cell_unguard (cell);
+  return status;
+}
+
+static MpSyncStatus
+stop_waiting (MpSyncCell  *cell,
+              gpointer     data,
+              GError     **error)
+{
+  MpSyncShared *shared = mp_sync_cell_shared (cell);
+  MpSyncStatus status = MP_SYNC_FAILED;
+
+  mp_sync_cell_guard (cell);
+  if (NOTIFIED (shared) > 0)
+    {
+      NOTIFIED (shared)--;
+      status = MP_SYNC_DONE;
+    }
+  else if (UNPICKED (shared) > 0)
+    UNPICKED (shared)--;
+  mp_sync_cell_unguard (cell);
+  return status;
+}
+
+static const MpSyncWaitFuncs wait_funcs = {
+  .attempt = take_notification,
+  .give_up = stop_waiting,
+};
+
+static GVariant *
+mp_condition_to_variant (MpShareable *shareable)
+{
+  MpCondition *self = MP_CONDITION (shareable);
+
+  return mp_sync_cell_to_variant (self->cell, "mp:condition",
+                                  mp_shareable_to_variant (MP_SHAREABLE (self->lock)));
+}
+
+static void
+mp_condition_shareable_init (MpShareableInterface *iface)
+{
+  iface->to_variant = mp_condition_to_variant;
+}
+
+static void
+mp_condition_finalize (GObject *object)
+{
+  MpCondition *self = MP_CONDITION (object);
+
+  g_clear_pointer (&self->cell, mp_sync_cell_unref);
+  g_clear_object (&self->lock);
+  G_OBJECT_CLASS (mp_condition_parent_class)->finalize (object);
+}
+
+static void
+mp_condition_class_init (MpConditionClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mp_condition_finalize;
+}
+
+static void
+mp_condition_init (MpCondition *self)
+{
+}
+
+static MpCondition *
+condition_new (MpSyncCell *cell,
+               GObject    *lock)
+{
+  MpCondition *self = g_object_new (MP_TYPE_CONDITION, NULL);
+
+  self->cell = cell;
+  self->lock = lock;
+  return self;
+}
+
+/**
+ * mp_condition_new:
+ * @lock: (nullable): an #MpLock or #MpRLock, or %NULL for a new #MpRLock
+ * @error: return location for a #GError
+ *
+ * A new condition variable that waits with @lock.
+ *
+ * Returns: (transfer full): the condition, or %NULL with @error set
+ */
+MpCondition *
+mp_condition_new (GObject  *lock,
+                  GError  **error)
+{
+  g_autoptr(GObject) own_lock = NULL;
+  MpSyncCell *cell;
+
+  g_return_val_if_fail (lock == NULL || G_IS_OBJECT (lock), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (lock != NULL && !MP_IS_LOCK (lock) && !MP_IS_RLOCK (lock))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("A condition needs an MpLock or an MpRLock, not a %s"), G_OBJECT_TYPE_NAME (lock));
+      return NULL;
+    }
+  own_lock = lock != NULL ? g_object_ref (lock) : G_OBJECT (mp_rlock_new (error));
+  if (own_lock == NULL)
+    return NULL;
+  cell = mp_sync_cell_new (MP_SYNC_KIND_CONDITION, 0, error);
+  if (cell == NULL)
+    return NULL;
+  return condition_new (cell, g_steal_pointer (&own_lock));
+}
+
+/**
+ * mp_condition_new_from_variant:
+ * @reference: a value made by mp_shareable_to_variant() for a condition,
+ *   as received
+ * @error: return location for a #GError
+ *
+ * The condition (and its lock) that @reference stands for, in this
+ * process.
+ *
+ * Returns: (transfer full): the condition, or %NULL with @error set
+ */
+MpCondition *
+mp_condition_new_from_variant (GVariant  *reference,
+                               GError   **error)
+{
+  g_autoptr(GVariant) lock_reference = NULL;
+  g_autoptr(MpShareable) lock = NULL;
+  MpSyncCell *cell;
+
+  g_return_val_if_fail (reference != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  cell = mp_sync_cell_new_from_variant (reference, "mp:condition", MP_SYNC_KIND_CONDITION,
+                                        &lock_reference, error);
+  if (cell == NULL)
+    return NULL;
+  lock = mp_shareable_new_from_variant (lock_reference, error);
+  if (lock != NULL && !MP_IS_LOCK (lock) && !MP_IS_RLOCK (lock))
+    {
+      g_clear_object (&lock);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("The reference of a condition does not hold a lock"));
+    }
+  if (lock == NULL)
+    {
+      mp_sync_cell_unref (cell);
+      return NULL;
+    }
+  return condition_new (cell, G_OBJECT (g_steal_pointer (&lock)));
+}
+
+/**
+ * mp_condition_get_lock:
+ * @self: an #MpCondition
+ *
+ * The lock that the condition waits with.
+ *
+ * Returns: (transfer none): an #MpLock or #MpRLock
+ */
+GObject *
+mp_condition_get_lock (MpCondition *self)
+{
+  g_return_val_if_fail (MP_IS_CONDITION (self), NULL);
+
+  return self->lock;
+}
+
+/**
+ * mp_condition_acquire:
+ * @self: an #MpCondition
+ * @timeout: seconds to wait at most; negative waits for as long as it takes
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Acquires the condition's lock (see mp_lock_acquire()).
+ *
+ * Returns: %TRUE when the caller holds the lock
+ */
+gboolean
+mp_condition_acquire (MpCondition   *self,
+                      double         timeout,
+                      GCancellable  *cancellable,
+                      GError       **error)
+{
+  g_return_val_if_fail (MP_IS_CONDITION (self), FALSE);
+
+  if (MP_IS_LOCK (self->lock))
+    return mp_lock_acquire (MP_LOCK (self->lock), timeout, cancellable, error);
+  return mp_rlock_acquire (MP_RLOCK (self->lock), timeout, cancellable, error);
+}
+
+/**
+ * mp_condition_release:
+ * @self: an #MpCondition
+ * @error: return location for a #GError
+ *
+ * Releases the condition's lock.
+ *
+ * Returns: %TRUE, or %FALSE with %MP_ERROR_INVALID_STATE
+ */
+gboolean
+mp_condition_release (MpCondition  *self,
+                      GError      **error)
+{
+  g_return_val_if_fail (MP_IS_CONDITION (self), FALSE);
+
+  if (MP_IS_LOCK (self->lock))
+    return mp_lock_release (MP_LOCK (self->lock), error);
+  return mp_rlock_release (MP_RLOCK (self->lock), error);
+}
+
+static gboolean
+check_holder (MpCondition  *self,
+              GError      **error)
+{
+  if (mp_lockable_is_mine (self->lock))
+    return TRUE;
+  g_set_error_literal (error, MP_ERROR, MP_ERROR_INVALID_STATE,
+                       _("The condition's lock is not held by this thread"));
+  return FALSE;
+}
+
+/* Counts the caller as a waiter and lets go of the lock. */
+static guint
+begin_wait (MpCondition *self)
+{
+  MpSyncShared *shared = mp_sync_cell_shared (self->cell);
+
+  mp_sync_cell_guard (self->cell);
+  UNPICKED (shared)++;
+  mp_sync_cell_unguard (self->cell);
+  return mp_lockable_release_save (self->lock);
+}
+
+/* The waiter holds the lock again however the wait ended; a report that
+ * the lock's holder died wins over the wait's own outcome. */
+static gboolean
+end_wait (MpCondition  *self,
+          guint         saved,
+          gboolean      woken,
+          GError      **wait_error,
+          GError      **error)
+{
+  g_autoptr(GError) lock_error = NULL;
+
+  mp_sync_cell_wait (mp_lockable_get_cell (self->lock), &mp_lock_word_acquire_funcs, NULL,
+                     -1, NULL, &lock_error);
+  mp_lockable_restore (self->lock, saved);
+  if (lock_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&lock_error));
+      g_clear_error (wait_error);
+      return FALSE;
+    }
+  if (!woken)
+    {
+      g_propagate_error (error, g_steal_pointer (wait_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * mp_condition_wait:
+ * @self: an #MpCondition
+ * @timeout: seconds to wait at most; negative waits for as long as it takes
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Releases the lock (all levels of an #MpRLock), waits for a notification
+ * and takes the lock again, however the wait ends.
+ *
+ * Returns: %TRUE when notified; %FALSE with %G_IO_ERROR_TIMED_OUT,
+ *   %G_IO_ERROR_CANCELLED, %MP_ERROR_INVALID_STATE when the caller does not
+ *   hold the lock, or %MP_ERROR_OWNER_DIED
+ */
+gboolean
+mp_condition_wait (MpCondition   *self,
+                   double         timeout,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  g_autoptr(GError) wait_error = NULL;
+  gint64 deadline;
+  gboolean woken;
+  guint saved;
+
+  g_return_val_if_fail (MP_IS_CONDITION (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_holder (self, error))
+    return FALSE;
+  deadline = mp_deadline_from_timeout (timeout);
+  saved = begin_wait (self);
+  woken = mp_sync_cell_wait (self->cell, &wait_funcs, NULL, deadline, cancellable, &wait_error);
+  return end_wait (self, saved, woken, &wait_error, error);
+}
+
+typedef struct
+{
+  MpCondition *self;
+  guint        saved;
+  gboolean     woken;
+  GError      *wait_error;
+} WaitData;
+
+static void
+wait_data_free (WaitData *data)
+{
+  g_clear_error (&data->wait_error);
+  g_free (data);
+}
+
+static void
+relocked_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WaitData *data = g_task_get_task_data (task);
+  GError *lock_error = NULL;
+
+  g_task_propagate_boolean (G_TASK (result), &lock_error);
+  mp_lockable_restore (data->self->lock, data->saved);
+  if (lock_error != NULL)
+    g_task_return_error (task, lock_error);
+  else if (!data->woken)
+    g_task_return_error (task, g_steal_pointer (&data->wait_error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+woken_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WaitData *data = g_task_get_task_data (task);
+  g_autoptr(GTask) relock = NULL;
+
+  data->woken = g_task_propagate_boolean (G_TASK (result), &data->wait_error);
+  /* Not cancellable: the caller gets the lock back in any case. */
+  relock = g_task_new (data->self, NULL, relocked_cb, g_object_ref (task));
+  mp_sync_cell_wait_async (mp_lockable_get_cell (data->self->lock), &mp_lock_word_acquire_funcs,
+                           relock, -1);
+}
+
+/**
+ * mp_condition_wait_async:
+ * @self: an #MpCondition
+ * @timeout: seconds to wait at most; negative waits for as long as it takes
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called in the thread-default main context of
+ *   the caller once the lock is held again
+ * @user_data: data for @callback
+ *
+ * mp_condition_wait() without blocking the main loop. The caller must hold
+ * the lock; the thread that runs the main loop holds it again afterwards.
+ */
+void
+mp_condition_wait_async (MpCondition         *self,
+                         double               timeout,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GTask) wait = NULL;
+  GError *error = NULL;
+  WaitData *data;
+
+  g_return_if_fail (MP_IS_CONDITION (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mp_condition_wait_async);
+  if (!check_holder (self, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  data = g_new0 (WaitData, 1);
+  data->self = self;
+  g_task_set_task_data (task, data, (GDestroyNotify) wait_data_free);
+  data->saved = begin_wait (self);
+  wait = g_task_new (self, cancellable, woken_cb, g_object_ref (task));
+  mp_sync_cell_wait_async (self->cell, &wait_funcs, wait, mp_deadline_from_timeout (timeout));
+}
+
+/**
+ * mp_condition_wait_finish:
+ * @self: an #MpCondition
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mp_condition_wait_async(); the lock is held again either way.
+ *
+ * Returns: %TRUE when notified
+ */
+gboolean
+mp_condition_wait_finish (MpCondition   *self,
+                          GAsyncResult  *result,
+                          GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * mp_condition_wait_for:
+ * @self: an #MpCondition
+ * @predicate: (scope call): the awaited state, tested with the lock held
+ * @user_data: data for @predicate
+ * @timeout: seconds to wait at most in all; negative waits for as long as
+ *   it takes
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Waits until @predicate returns %TRUE, testing it first and after each
+ * notification.
+ *
+ * Returns: %TRUE when @predicate returned %TRUE; %FALSE with an error as
+ *   for mp_condition_wait() otherwise
+ */
+gboolean
+mp_condition_wait_for (MpCondition           *self,
+                       MpConditionPredicate   predicate,
+                       gpointer               user_data,
+                       double                 timeout,
+                       GCancellable          *cancellable,
+                       GError               **error)
+{
+  gint64 deadline;
+
+  g_return_val_if_fail (MP_IS_CONDITION (self), FALSE);
+  g_return_val_if_fail (predicate != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  deadline = mp_deadline_from_timeout (timeout);
+  while (!predicate (user_data))
+    {
+      double left = -1;
+
+      if (deadline >= 0)
+        left = MAX (0, (double) (deadline - g_get_monotonic_time ()) / G_USEC_PER_SEC);
+      if (!mp_condition_wait (self, left, cancellable, error))
+        {
+          /* Timed out: the state may have come in the meantime. */
+          if (predicate (user_data))
+            {
+              g_clear_error (error);
+              return TRUE;
+            }
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+notify (MpCondition  *self,
+        guint64       n,
+        GError      **error)
+{
+  MpSyncShared *shared = mp_sync_cell_shared (self->cell);
+  guint64 picked;
+
+  if (!check_holder (self, error))
+    return FALSE;
+  mp_sync_cell_guard (self->cell);
+  picked = MIN (n, UNPICKED (shared));
+  UNPICKED (shared) -= picked;
+  NOTIFIED (shared) += picked;
+  mp_sync_cell_unguard (self->cell);
+  if (picked > 0)
+    mp_sync_cell_wake (self->cell);
+  return TRUE;
+}
+
+/**
+ * mp_condition_notify:
+ * @self: an #MpCondition
+ * @n: how many waiters to wake
+ * @error: return location for a #GError
+ *
+ * Wakes @n of the waiters (fewer if fewer wait). The caller must hold the
+ * lock.
+ *
+ * Returns: %TRUE, or %FALSE with %MP_ERROR_INVALID_STATE when the caller
+ *   does not hold the lock
+ */
+gboolean
+mp_condition_notify (MpCondition  *self,
+                     guint         n,
+                     GError      **error)
+{
+  g_return_val_if_fail (MP_IS_CONDITION (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return notify (self, n, error);
+}
+
+/**
+ * mp_condition_notify_all:
+ * @self: an #MpCondition
+ * @error: return location for a #GError
+ *
+ * Wakes every waiter. The caller must hold the lock.
+ *
+ * Returns: %TRUE, or %FALSE with %MP_ERROR_INVALID_STATE
+ */
+gboolean
+mp_condition_notify_all (MpCondition  *self,
+                         GError      **error)
+{
+  g_return_val_if_fail (MP_IS_CONDITION (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return notify (self, G_MAXUINT64, error);
+}

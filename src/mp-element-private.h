@@ -1,0 +1,32 @@
+/* mp-element-private.h: the elements of shared values and arrays
+ *
+ * Fixed-size basic GVariant types (b y n q i u x t d) stored in native
+ * layout in shared memory, each naturally aligned, loaded and stored
+ * whole (atomically), so that a reader never sees half a write.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The element size of @type_string, or 0 (with @error set) when it is not
+ * a type shared memory can hold. */
+gsize      mp_element_size       (const char   *type_string,
+                                  GError      **error);
+GVariant  *mp_element_load       (const char   *type_string,
+                                  const void   *slot);
+gboolean   mp_element_store      (const char   *type_string,
+                                  void         *slot,
+                                  GVariant     *value,
+                                  GError      **error);
+/* Adds @delta (any integer type, or a double for "d") atomically and
+ * returns the new value. */
+GVariant  *mp_element_add        (const char   *type_string,
+                                  void         *slot,
+                                  GVariant     *delta,
+                                  GError      **error);
+
+G_END_DECLS
