@@ -62,11 +62,14 @@ def _run_in_child(func, *args):
 def to_variant(value):
     """Turns a Python value into a GVariant, guessing the type as Python
     would print it: bool b, int x, float d, str s, bytes ay, tuple (...),
-    a list of one type a<type> (else av), a dict with str keys a{sv}."""
+    a list of one type a<type> (else av), a dict with str keys a{sv}; an
+    Mp.Shareable (pipe end, queue, lock, value, shared memory...) its
+    reference, which from_variant() turns back into the object."""
     if isinstance(value, GLib.Variant):
         return value
-    if isinstance(value, (Mp.Pipe, Mp.Queue)):
-        return value.to_variant()
+    if isinstance(value, Mp.Shareable):
+        # Pipe ends, queues, locks, shared values, shared memory...
+        return Mp.Shareable.to_variant(value)
     if value is None:
         return GLib.Variant("mv", None)
     # The typed constructors: GLib.Variant(format, value) parses its format
@@ -104,12 +107,13 @@ __all__.append("to_variant")
 
 def from_variant(value):
     """Turns a GVariant into Python values, as GLib.Variant.unpack() does,
-    except that pipe ends (and other libmp references) become objects."""
+    except that references to libmp objects (pipe ends, queues, locks,
+    semaphores, conditions, events, barriers, shared values and arrays,
+    shared memory: anything Mp.Shareable) become those objects."""
     t = value.get_type_string()
-    if t == "(sh)" and value.get_child_value(0).get_string().startswith("mp:pipe"):
-        return Mp.Pipe.new_from_variant(value)
-    if t.startswith("(sh") and value.get_child_value(0).get_string() == "mp:queue":
-        return Mp.Queue.new_from_variant(value)
+    if t.startswith("(s") and Mp.Shareable.is_reference(value):
+        # Any libmp object: pipe ends, queues, locks, values, shared memory.
+        return Mp.Shareable.new_from_variant(value)
     if t == "ay":
         return value.get_data_as_bytes().get_data() or b""
     if "h" not in t and "v" not in t:
@@ -262,6 +266,11 @@ class Process(Mp.Process):
         if start_method is not None:
             props["start_method"] = _start_method(start_method)
         super().__init__(**props)
+        if target is not None:
+            # The args' references name this process's descriptors of the
+            # objects in them (locks, queues...): those must live until the
+            # process has started, as Python's Process keeps its args.
+            self.__dict__["_mp_args"] = tuple(args)
 
     @classmethod
     def new_for_func(cls, func, *user_data):
@@ -1086,3 +1095,746 @@ class Pool(Mp.Pool):
 
 Pool = override(Pool)
 __all__.append("Pool")
+
+
+# ---- Synchronization and shared memory ----------------------------------------
+#
+# multiprocessing's Lock, RLock, Semaphore, BoundedSemaphore, Condition,
+# Event, Barrier, Value, Array and shared_memory.SharedMemory, over the
+# library's classes. They all are Mp.Shareable: pass them in Process or Pool
+# arguments, process properties, pipes and queues, and the same object comes
+# out on the other side (to_variant / from_variant), in every start method.
+#
+# Blocking acquires and Event.wait() run in C in slices of _WAIT_SLICE, so
+# that Ctrl-C interrupts them, as in Python. Condition.wait() and
+# Barrier.wait() are one C wait each (a slice that ran out would end a
+# barrier wait for every party): a signal is seen when they return.
+
+_IO_DOMAIN = "g-io-error-quark"
+_MP_DOMAIN = "mp-error-quark"
+
+
+def _matches(error, domain, code):
+    return isinstance(error, GLib.Error) and error.domain == domain and error.code == int(code)
+
+
+def _timed_out(error):
+    return (_matches(error, _IO_DOMAIN, Gio.IOErrorEnum.TIMED_OUT)
+            or _matches(error, _IO_DOMAIN, Gio.IOErrorEnum.WOULD_BLOCK))
+
+
+class OwnerDiedError(RuntimeError):
+    """The process that held the lock died holding it (MP_ERROR_OWNER_DIED).
+    When acquire() raises it, the caller holds the lock: check the data it
+    protects, then release it as usual. `with lock:` warns instead
+    (RuntimeWarning) and enters the block. Beyond Python, whose lock would
+    stay held for ever."""
+
+    def __init__(self, message, error=None):
+        super().__init__(message)
+        self.error = error
+
+
+__all__.append("OwnerDiedError")
+
+
+def _owner_died(error):
+    return OwnerDiedError(error.message, error)
+
+
+def _try_wait(call, block=True, timeout=None):
+    """call(seconds) is a C wait that raises G_IO_ERROR_TIMED_OUT when it
+    runs out. Runs it in slices (block=False: one try) and returns whether
+    it succeeded before timeout (None: no limit; negative: 0, as Python)."""
+    if not block:
+        timeout = 0.0
+    deadline = None if timeout is None else time.monotonic() + max(float(timeout), 0.0)
+    while True:
+        if deadline is None:
+            step = _WAIT_SLICE
+        else:
+            step = max(0.0, min(deadline - time.monotonic(), _WAIT_SLICE))
+        try:
+            call(step)
+            return True
+        except GLib.Error as e:
+            if not _timed_out(e):
+                raise
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+
+
+def _acquire(call, block, timeout):
+    try:
+        return _try_wait(call, block, timeout)
+    except GLib.Error as e:
+        if _matches(e, _MP_DOMAIN, Mp.Error.OWNER_DIED):
+            raise _owner_died(e) from None
+        raise
+
+
+def _enter(lock):
+    """`with lock:` — an owner that died is a warning there: the block
+    runs with the lock held."""
+    import warnings
+    try:
+        return lock.acquire()
+    except OwnerDiedError as e:
+        warnings.warn(f"{e} (the lock is held now)", RuntimeWarning, stacklevel=3)
+        return True
+
+
+_TOO_MANY_RELEASES = "semaphore or lock released too many times"
+
+
+class Lock(Mp.Lock):
+    """multiprocessing.Lock on libmp: Mp.Lock(). acquire(block=True,
+    timeout=None) -> bool, release(), locked(), and a context manager. Any
+    process (or thread) may release it; releasing a free lock raises
+    ValueError, as in Python. A holder that dies hands it on: see
+    OwnerDiedError."""
+
+    def __new__(cls):
+        return Mp.Lock.new()
+
+    def __init__(self):
+        pass
+
+    def acquire(self, block=True, timeout=None, cancellable=None):
+        return _acquire(lambda t: Mp.Lock.acquire(self, t, cancellable), block, timeout)
+
+    def release(self):
+        try:
+            Mp.Lock.release(self)
+        except GLib.Error as e:
+            if _matches(e, _MP_DOMAIN, Mp.Error.INVALID_STATE):
+                raise ValueError(_TOO_MANY_RELEASES) from None
+            raise
+
+    def locked(self):
+        return self.is_locked()
+
+    def __enter__(self):
+        return _enter(self)
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def __repr__(self):
+        return f"<Mp.Lock({'locked' if self.is_locked() else 'unlocked'})>"
+
+
+Lock = override(Lock)
+__all__.append("Lock")
+
+
+class RLock(Mp.RLock):
+    """multiprocessing.RLock on libmp: Mp.RLock(). The thread that holds it
+    may acquire it again; only that thread may release it (RuntimeError
+    otherwise, as in Python). is_owned() and get_count() tell about the
+    calling thread. A holder that dies hands it on: see OwnerDiedError."""
+
+    def __new__(cls):
+        return Mp.RLock.new()
+
+    def __init__(self):
+        pass
+
+    def acquire(self, block=True, timeout=None, cancellable=None):
+        return _acquire(lambda t: Mp.RLock.acquire(self, t, cancellable), block, timeout)
+
+    def release(self):
+        try:
+            Mp.RLock.release(self)
+        except GLib.Error as e:
+            if _matches(e, _MP_DOMAIN, Mp.Error.INVALID_STATE):
+                raise RuntimeError("cannot release un-acquired lock") from None
+            raise
+
+    def __enter__(self):
+        return _enter(self)
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def __repr__(self):
+        return f"<Mp.RLock(owned by this thread {self.get_count()} times)>"
+
+
+RLock = override(RLock)
+__all__.append("RLock")
+
+
+class Semaphore(Mp.Semaphore):
+    """multiprocessing.Semaphore on libmp: Mp.Semaphore(value=1).
+    acquire(block=True, timeout=None) -> bool, release(), get_value(), and
+    a context manager. Mp.BoundedSemaphore(value) makes one whose release
+    above the initial value raises ValueError."""
+
+    def __new__(cls, value=1):
+        return _new_semaphore(value, False)
+
+    def __init__(self, value=1):
+        pass
+
+    def acquire(self, block=True, timeout=None, cancellable=None):
+        return _try_wait(lambda t: Mp.Semaphore.acquire(self, t, cancellable), block, timeout)
+
+    def release(self):
+        try:
+            Mp.Semaphore.release(self)
+        except GLib.Error as e:
+            if _matches(e, _MP_DOMAIN, Mp.Error.INVALID_STATE):
+                raise ValueError(_TOO_MANY_RELEASES) from None
+            raise
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def __repr__(self):
+        kind = "BoundedSemaphore" if self.is_bounded() else "Semaphore"
+        return f"<Mp.{kind}(value={self.get_value()})>"
+
+
+def _new_semaphore(value, bounded):
+    import operator
+    value = operator.index(value)
+    if value < 0:
+        raise ValueError("semaphore initial value must be >= 0")
+    if value > 0x7FFFFFFF:
+        raise OverflowError(f"semaphore initial value {value} is too large")
+    return Mp.Semaphore.new(value, bounded)
+
+
+Semaphore = override(Semaphore)
+__all__.append("Semaphore")
+
+
+def BoundedSemaphore(value=1):
+    """multiprocessing.BoundedSemaphore: an Mp.Semaphore whose release()
+    above value raises ValueError (is_bounded() is True)."""
+    return _new_semaphore(value, True)
+
+
+__all__.append("BoundedSemaphore")
+
+
+class Condition(Mp.Condition):
+    """multiprocessing.Condition on libmp: Mp.Condition(lock=None), lock an
+    Mp.Lock or Mp.RLock (None: a new RLock). acquire/release/`with`,
+    wait(timeout=None) -> bool (False when it ran out; the lock is held
+    again either way), wait_for(predicate, timeout=None), notify(n=1)
+    (wakes exactly n waiters, fewer if fewer wait) and notify_all(). Waiting
+    or notifying without the lock raises RuntimeError, as in Python."""
+
+    def __new__(cls, lock=None):
+        if lock is not None and not isinstance(lock, (Mp.Lock, Mp.RLock)):
+            raise TypeError(f"a Condition's lock must be an Mp.Lock or Mp.RLock, not {type(lock).__name__}")
+        return Mp.Condition.new(lock)
+
+    def __init__(self, lock=None):
+        pass
+
+    @property
+    def lock(self):
+        return self.get_lock()
+
+    def acquire(self, block=True, timeout=None, cancellable=None):
+        return _acquire(lambda t: Mp.Condition.acquire(self, t, cancellable), block, timeout)
+
+    def release(self):
+        self.get_lock().release()
+
+    def __enter__(self):
+        return _enter(self)
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def wait(self, timeout=None, cancellable=None):
+        try:
+            return Mp.Condition.wait(self, -1.0 if timeout is None else max(float(timeout), 0.0), cancellable)
+        except GLib.Error as e:
+            if _timed_out(e):
+                return False
+            if _matches(e, _MP_DOMAIN, Mp.Error.INVALID_STATE):
+                raise RuntimeError("cannot wait on un-acquired lock") from None
+            if _matches(e, _MP_DOMAIN, Mp.Error.OWNER_DIED):
+                raise _owner_died(e) from None
+            raise
+
+    def wait_for(self, predicate, timeout=None):
+        """As Python's: waits until predicate() is true (tested first, then
+        after each wakeup) and returns its last result."""
+        endtime = None
+        waittime = timeout
+        result = predicate()
+        while not result:
+            if waittime is not None:
+                if endtime is None:
+                    endtime = time.monotonic() + waittime
+                else:
+                    waittime = endtime - time.monotonic()
+                    if waittime <= 0:
+                        break
+            self.wait(waittime)
+            result = predicate()
+        return result
+
+    def notify(self, n=1):
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        try:
+            return Mp.Condition.notify(self, min(n, 0xFFFFFFFF))
+        except GLib.Error as e:
+            if _matches(e, _MP_DOMAIN, Mp.Error.INVALID_STATE):
+                raise RuntimeError("cannot notify on un-acquired lock") from None
+            raise
+
+    def notify_all(self):
+        try:
+            return Mp.Condition.notify_all(self)
+        except GLib.Error as e:
+            if _matches(e, _MP_DOMAIN, Mp.Error.INVALID_STATE):
+                raise RuntimeError("cannot notify on un-acquired lock") from None
+            raise
+
+
+Condition = override(Condition)
+__all__.append("Condition")
+
+
+class Event(Mp.Event):
+    """multiprocessing.Event on libmp: Mp.Event(). set(), clear(), is_set(),
+    wait(timeout=None) -> bool (False when it ran out, as in Python)."""
+
+    def __new__(cls):
+        return Mp.Event.new()
+
+    def __init__(self):
+        pass
+
+    def wait(self, timeout=None, cancellable=None):
+        return _try_wait(lambda t: Mp.Event.wait(self, t, cancellable), True, timeout)
+
+    def __repr__(self):
+        return f"<Mp.Event({'set' if self.is_set() else 'unset'})>"
+
+
+Event = override(Event)
+__all__.append("Event")
+
+
+class Barrier(Mp.Barrier):
+    """multiprocessing.Barrier on libmp: Mp.Barrier(parties, action=None,
+    timeout=None). wait(timeout=None) -> the arrival index (exactly one
+    party gets 0); it raises threading.BrokenBarrierError when the barrier
+    is or gets broken (abort(), reset() while waiting, another party's
+    timeout) and when this wait times out (which breaks it for all, as in
+    Python). reset(), abort(); properties parties, n_waiting, broken.
+
+    action runs in the process of the last party to arrive, before the
+    others go on: a function defined at module level (it travels by module
+    and qualified name, as Pool functions do: spawn and forkserver children
+    know what the program defined before Mp.init()), or a str naming a
+    registered task. If it raises, that party gets the error (MP_ERROR_
+    TASK_FAILED with the traceback) and the barrier breaks for the others."""
+
+    def __new__(cls, parties, action=None, timeout=None):
+        import operator
+        parties = operator.index(parties)
+        if parties < 1:
+            raise ValueError("parties must be > 0")
+        barrier = Mp.Barrier.new(parties)
+        if action is not None:
+            target = _Target(action)
+            barrier.set_action(target.task, target.call(()))
+        if timeout is not None:
+            barrier.set_timeout(max(float(timeout), 0.0))
+        return barrier
+
+    def __init__(self, parties, action=None, timeout=None):
+        pass
+
+    def wait(self, timeout=None, cancellable=None):
+        import threading as _threading
+        try:
+            return Mp.Barrier.wait(self, -1.0 if timeout is None else max(float(timeout), 0.0), cancellable)
+        except GLib.Error as e:
+            if _matches(e, _MP_DOMAIN, Mp.Error.BROKEN_BARRIER) or _timed_out(e) or \
+                    _matches(e, _IO_DOMAIN, Gio.IOErrorEnum.CANCELLED):
+                raise _threading.BrokenBarrierError(e.message) from None
+            raise
+
+    @property
+    def parties(self):
+        return self.get_parties()
+
+    @property
+    def n_waiting(self):
+        return self.get_n_waiting()
+
+    @property
+    def broken(self):
+        return self.get_broken()
+
+    def __repr__(self):
+        return f"<Mp.Barrier(parties={self.parties}, waiting={self.n_waiting}, broken={self.broken})>"
+
+
+Barrier = override(Barrier)
+__all__.append("Barrier")
+
+
+# Python's typecodes (array module, ctypes' _type_) and the GVariant types
+# that hold them. GVariant has no 8-bit signed type: 'b' lives in an "n".
+_TYPECODES = {
+    "c": "y", "b": "n", "B": "y", "h": "n", "H": "q", "i": "i", "I": "u",
+    "l": "x", "q": "x", "L": "t", "Q": "t", "f": "d", "d": "d", "?": "b",
+}
+# What a value made elsewhere (C, GJS, another Python typecode) shows as.
+_FROM_GVARIANT = {"y": "B", "n": "h", "q": "H", "i": "i", "u": "I", "x": "q", "t": "Q", "d": "d", "b": "?"}
+_RANGES = {
+    "b": (-2 ** 7, 2 ** 7 - 1), "B": (0, 2 ** 8 - 1), "h": (-2 ** 15, 2 ** 15 - 1), "H": (0, 2 ** 16 - 1),
+    "i": (-2 ** 31, 2 ** 31 - 1), "I": (0, 2 ** 32 - 1), "l": (-2 ** 63, 2 ** 63 - 1),
+    "q": (-2 ** 63, 2 ** 63 - 1), "L": (0, 2 ** 64 - 1), "Q": (0, 2 ** 64 - 1),
+}
+
+
+def _typecode(typecode_or_type):
+    """The Python typecode of a typecode or ctypes type."""
+    code = typecode_or_type
+    if isinstance(code, type):
+        code = getattr(code, "_type_", None)
+    if isinstance(code, str) and code in _TYPECODES:
+        return code
+    raise TypeError(f"unsupported typecode or type {typecode_or_type!r}: one of "
+                    f"{' '.join(repr(c) for c in _TYPECODES)} or the matching ctypes type")
+
+
+def _pack(typecode, value):
+    """value as a GVariant of typecode's type; TypeError for another kind,
+    OverflowError out of the typecode's range (ctypes would wrap it)."""
+    import numbers
+    import operator
+    if typecode == "c":
+        if isinstance(value, (bytes, bytearray)) and len(value) == 1:
+            return GLib.Variant.new_byte(value[0])
+        raise TypeError(f"one character bytes or bytearray expected, not {type(value).__name__}"
+                        + (f" of length {len(value)}" if isinstance(value, (bytes, bytearray)) else ""))
+    if typecode == "?":
+        return GLib.Variant.new_boolean(bool(value))
+    if typecode in "fd":
+        if not isinstance(value, numbers.Real):
+            raise TypeError(f"must be real number, not {type(value).__name__}")
+        return GLib.Variant.new_double(float(value))
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"int expected instead of {type(value).__name__}") from None
+    low, high = _RANGES[typecode]
+    if not low <= number <= high:
+        raise OverflowError(f"{number} does not fit typecode {typecode!r} ({low} to {high})")
+    return GLib.Variant(_TYPECODES[typecode], number)
+
+
+def _unpack(typecode, variant):
+    value = variant.unpack()
+    if typecode == "c":
+        return bytes((value,))
+    return value
+
+
+class Value(Mp.Value):
+    """multiprocessing.Value on libmp: Mp.Value(typecode_or_type, *args,
+    lock=True), typecode_or_type a typecode of the array module or a
+    ctypes type (see _TYPECODES: 'c' is bytes of length 1, 'f' is stored
+    as a double, '?' a bool), args the initial value (default zero). .value
+    reads and writes it whole; get_lock() is its Mp.RLock (for
+    `with v.get_lock(): v.value += 1`), get_obj() the value itself, and
+    add(delta) adds atomically without the lock (beyond Python).
+
+    lock is True or False: the lock lives with the value in shared memory
+    and travels with it, so an existing lock object cannot be given
+    (TypeError). A value out of the typecode's range raises OverflowError
+    (ctypes would wrap it).
+
+    In another process the value comes out with the typecode of its
+    GVariant type: 'c' and 'B' as 'B' (an int), 'b' and 'h' as 'h', 'l'
+    as 'q', 'L' as 'Q', 'f' as 'd'."""
+
+    def __new__(cls, typecode_or_type, *args, lock=True):
+        typecode = _typecode(typecode_or_type)
+        if not isinstance(lock, bool):
+            raise TypeError("lock must be True or False: an Mp.Value carries its own lock")
+        if len(args) > 1:
+            raise TypeError(f"Value takes one initial value, not {len(args)}")
+        initial = _pack(typecode, args[0]) if args else None
+        value = Mp.Value.new(_TYPECODES[typecode], initial, lock)
+        value.__dict__["_mp_typecode"] = typecode
+        return value
+
+    def __init__(self, typecode_or_type, *args, lock=True):
+        pass
+
+    @property
+    def typecode(self):
+        code = self.__dict__.get("_mp_typecode")
+        if code is None:
+            code = self.__dict__["_mp_typecode"] = _FROM_GVARIANT[self.get_type_string()]
+        return code
+
+    @property
+    def value(self):
+        return _unpack(self.typecode, Mp.Value.get(self))
+
+    @value.setter
+    def value(self, value):
+        Mp.Value.set(self, _pack(self.typecode, value))
+
+    def add(self, delta):
+        """Adds delta (a number, or a GLib.Variant) in one atomic step and
+        returns the new value."""
+        if not isinstance(delta, GLib.Variant):
+            import numbers
+            if isinstance(delta, bool) or not isinstance(delta, numbers.Real):
+                raise TypeError(f"a number to add expected, not {type(delta).__name__}")
+            if self.typecode in "fd":
+                delta = GLib.Variant.new_double(float(delta))
+            elif isinstance(delta, int):
+                delta = GLib.Variant.new_int64(delta)
+            else:
+                raise TypeError(f"int expected instead of {type(delta).__name__}")
+        return _unpack(self.typecode, Mp.Value.add(self, delta))
+
+    def get_lock(self):
+        lock = Mp.Value.get_lock(self)
+        if lock is None:
+            raise AttributeError("this Value was made with lock=False: it has no lock")
+        return lock
+
+    def get_obj(self):
+        return self
+
+    def __repr__(self):
+        return f"<Mp.Value({self.typecode!r}, {self.value!r})>"
+
+
+Value = override(Value)
+__all__.append("Value")
+
+
+class Array(Mp.Array):
+    """multiprocessing.Array on libmp: Mp.Array(typecode_or_type,
+    size_or_initializer, lock=True), typecodes as Value's. len(a), a[i]
+    (negative too), a[i:j] (a list; bytes for 'c'), a[i] = v, a[i:j] = seq
+    of the same length, iteration, get_lock(), get_obj(); errors as
+    Python's: IndexError("invalid index"), TypeError for another kind of
+    element, ValueError for a slice assignment of another length."""
+
+    def __new__(cls, typecode_or_type, size_or_initializer, lock=True):
+        import operator
+        typecode = _typecode(typecode_or_type)
+        if not isinstance(lock, bool):
+            raise TypeError("lock must be True or False: an Mp.Array carries its own lock")
+        gtype = _TYPECODES[typecode]
+        if isinstance(size_or_initializer, int) and not isinstance(size_or_initializer, bool):
+            size = operator.index(size_or_initializer)
+            if size < 0:
+                raise ValueError("Array length must be >= 0")
+            array = Mp.Array.new(gtype, size, lock)
+        else:
+            items = size_or_initializer
+            if typecode == "c" and isinstance(items, (bytes, bytearray)):
+                items = [bytes((b,)) for b in items]
+            packed = [_pack(typecode, v) for v in items]
+            array = Mp.Array.new_with_values(GLib.Variant.new_array(GLib.VariantType.new(gtype), packed), lock)
+        array.__dict__["_mp_typecode"] = typecode
+        return array
+
+    def __init__(self, typecode_or_type, size_or_initializer, lock=True):
+        pass
+
+    @property
+    def typecode(self):
+        code = self.__dict__.get("_mp_typecode")
+        if code is None:
+            code = self.__dict__["_mp_typecode"] = _FROM_GVARIANT[self.get_element_type()]
+        return code
+
+    def __len__(self):
+        return self.get_length()
+
+    def _index(self, index):
+        import operator
+        try:
+            i = operator.index(index)
+        except TypeError:
+            raise TypeError(f"indices must be integers or slices, not {type(index).__name__}") from None
+        n = self.get_length()
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("invalid index")
+        return i
+
+    def _slice_list(self, start, stop):
+        if stop <= start:
+            return []
+        items = Mp.Array.get_slice(self, start, stop)
+        if self.typecode == "c":
+            return [bytes((b,)) for b in items.get_data_as_bytes().get_data()]
+        return list(items.unpack())
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.get_length())
+            if step == 1:
+                items = self._slice_list(start, stop)
+            else:
+                items = [_unpack(self.typecode, Mp.Array.get(self, i)) for i in range(start, stop, step)]
+            if self.typecode == "c":
+                return b"".join(items)
+            if self.typecode == "?":
+                return [bool(v) for v in items]
+            return items
+        return _unpack(self.typecode, Mp.Array.get(self, self._index(index)))
+
+    def __setitem__(self, index, value):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self.get_length())
+            positions = range(start, stop, step)
+            if self.typecode == "c" and isinstance(value, (bytes, bytearray)):
+                value = [bytes((b,)) for b in value]
+            values = list(value)
+            if len(values) != len(positions):
+                raise ValueError("Can only assign sequence of same size")
+            packed = [_pack(self.typecode, v) for v in values]
+            if not packed:
+                return
+            if step == 1:
+                Mp.Array.set_slice(self, start, GLib.Variant.new_array(
+                    GLib.VariantType.new(_TYPECODES[self.typecode]), packed))
+            else:
+                for i, v in zip(positions, packed):
+                    Mp.Array.set(self, i, v)
+            return
+        i = self._index(index)
+        Mp.Array.set(self, i, _pack(self.typecode, value))
+
+    def __delitem__(self, index):
+        raise TypeError("Array does not support item deletion")
+
+    def __iter__(self):
+        return iter(self[:])
+
+    def get_lock(self):
+        lock = Mp.Array.get_lock(self)
+        if lock is None:
+            raise AttributeError("this Array was made with lock=False: it has no lock")
+        return lock
+
+    def get_obj(self):
+        return self
+
+    def __repr__(self):
+        return f"<Mp.Array({self.typecode!r}, {self[:]!r})>"
+
+
+Array = override(Array)
+__all__.append("Array")
+
+
+class SharedMemory(Mp.SharedMemory):
+    """multiprocessing.shared_memory.SharedMemory on libmp:
+    Mp.SharedMemory(name=None, create=False, size=0). .buf is a writable
+    memoryview over the mapping itself (what other processes write shows
+    there), .name, .size, close(), unlink().
+
+    create=True makes a zero-filled block: with a name, a POSIX shared
+    memory object others can open by that name (FileExistsError when the
+    name is taken); without one, an anonymous block (its .name is None,
+    unlike Python's made-up name) that reaches other processes only as an
+    object passed to them. create=False opens a named block: a name that
+    does not exist (never made, or unlinked) raises FileNotFoundError, as
+    Python does; the GLib.Error is its __cause__. Nothing unlinks a named
+    block at exit: call unlink().
+
+    close() drops .buf; views taken from it keep the memory mapped until
+    they go."""
+
+    def __new__(cls, name=None, create=False, size=0):
+        import errno
+        import operator
+        size = operator.index(size)
+        if size < 0:
+            raise ValueError("'size' must be a positive integer")
+        if create:
+            if size == 0:
+                raise ValueError("'size' must be a positive number different from zero")
+            try:
+                return Mp.SharedMemory.new(name, size)
+            except GLib.Error as e:
+                if _matches(e, _IO_DOMAIN, Gio.IOErrorEnum.EXISTS):
+                    raise FileExistsError(errno.EEXIST, e.message, name) from e
+                raise
+        if name is None:
+            raise ValueError("'name' can only be None if create=True")
+        try:
+            return Mp.SharedMemory.open(name)
+        except GLib.Error as e:
+            if _matches(e, _IO_DOMAIN, Gio.IOErrorEnum.NOT_FOUND):
+                raise FileNotFoundError(errno.ENOENT, e.message, name) from e
+            raise
+
+    def __init__(self, name=None, create=False, size=0):
+        pass
+
+    @property
+    def name(self):
+        return self.get_name()
+
+    @property
+    def size(self):
+        return self.get_size()
+
+    @property
+    def buf(self):
+        """A writable memoryview of the block (None once closed)."""
+        view = self.__dict__.get("_mp_buf")
+        if view is None:
+            import ctypes
+            address = self.get_address()
+            if address == 0:
+                return None
+            memory = (ctypes.c_ubyte * self.get_size()).from_address(address)
+            # The view keeps the mapping: close() drops this object's, not
+            # the memory under views taken from buf.
+            memory._mp_keep = self.get_bytes()
+            view = self.__dict__["_mp_buf"] = memoryview(memory).cast("B")
+        return view
+
+    def close(self):
+        view = self.__dict__.pop("_mp_buf", None)
+        if view is not None:
+            view.release()
+        Mp.SharedMemory.close(self)
+
+    def unlink(self):
+        import errno
+        try:
+            return Mp.SharedMemory.unlink(self)
+        except GLib.Error as e:
+            if _matches(e, _IO_DOMAIN, Gio.IOErrorEnum.NOT_FOUND):
+                raise FileNotFoundError(errno.ENOENT, e.message, self.get_name()) from e
+            raise
+
+    def __repr__(self):
+        return f"SharedMemory({self.name!r}, size={self.size})"
+
+
+SharedMemory = override(SharedMemory)
+__all__.append("SharedMemory")
