@@ -4,7 +4,8 @@
  * and then writes it plus one, with nothing held in between (val.value +=
  * 1 in Python), so two processes may read the same value and one of their
  * additions is lost: the result is 500 at most, and may be less.
- * value-counter-lock.c is the fix.
+ * value-counter-lock.c is the fix (mp_value_add() would be another: it adds
+ * in one atomic step).
  *
  *   MP_START_METHOD=fork|spawn|forkserver ./value-counter
  *
