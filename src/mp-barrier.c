@@ -1,11 +1,18 @@
 /* mp-barrier.c: a barrier shared between processes
  *
  * The cell's state, under its guard: the parties, how many have arrived
- * in this generation, the generation, whether the barrier is broken, and
- * one bit per recent generation that ended broken (a reset or an abort)
- * so that a waiter that wakes late still learns how its own generation
- * ended. The last to arrive runs the action, if any, then opens the next
- * generation and wakes the others, each of which passes the wake-up on.
+ * in this generation, the generation, whether the barrier is broken, how
+ * many parties of the last generation have yet to leave, and one bit per
+ * recent generation that ended broken (a reset or an abort) so that a
+ * party that wakes late still learns how its own generation ended.
+ *
+ * Parties sleep on the cell's eventfd until their generation ends: the
+ * last to arrive runs the action, if any, opens the next generation and
+ * wakes them, each passing the wake-up on. Arrivals for the next
+ * generation wait on a second cell (the gate) until every party of the
+ * last one has left, as Python's Barrier drains: a sleeper that clears an
+ * eventfd and goes back to sleep must never be one that another wake-up
+ * was not meant for.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -33,6 +40,7 @@ struct _MpBarrier
 {
   GObject      parent_instance;
   MpSyncCell  *cell;
+  MpSyncCell  *gate;
   char        *action;
   GVariant    *action_args;
   double       timeout;
@@ -56,20 +64,21 @@ static void mp_barrier_shareable_init (MpShareableInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (MpBarrier, mp_barrier, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (MP_TYPE_SHAREABLE, mp_barrier_shareable_init))
 
-#define PARTIES(shared)     ((shared)->state[0])
-#define ARRIVED(shared)     ((shared)->state[1])
-#define GENERATION(shared)  ((shared)->state[2])
-#define BROKEN(shared)      ((shared)->state[3])
+#define PARTIES(shared)      ((shared)->state[0])
+#define ARRIVED(shared)      ((shared)->state[1])
+#define GENERATION(shared)   ((shared)->state[2])
+#define BROKEN(shared)       ((shared)->state[3])
 #define ENDED_BROKEN(shared) ((shared)->state[4])   /* bit (generation % 64) */
+#define TO_LEAVE(shared)     ((shared)->state[5])
 
 #define GEN_BIT(gen) (G_GUINT64_CONSTANT (1) << ((gen) % 64))
 
 typedef struct
 {
-  gboolean  arrived;
-  guint64   generation;
-  guint     index;
-  gboolean  last;
+  MpBarrier *barrier;
+  guint64    generation;
+  guint      index;
+  gboolean   last;
 } Arrival;
 
 static void
@@ -79,40 +88,84 @@ set_broken_error (GError **error)
                        _("The barrier is broken: it was aborted, reset or timed out while parties waited"));
 }
 
+/* On the gate: waits while the last generation drains or the last party
+ * runs the action, then counts the caller in. */
 static MpSyncStatus
-arrive_or_check (MpSyncCell  *cell,
-                 gpointer     data,
-                 pid_t       *watch,
-                 GError     **error)
+arrive (MpSyncCell  *gate,
+        gpointer     data,
+        pid_t       *watch,
+        GError     **error)
 {
-  MpSyncShared *shared = mp_sync_cell_shared (cell);
   Arrival *arrival = data;
+  MpSyncCell *cell = arrival->barrier->cell;
+  MpSyncShared *shared = mp_sync_cell_shared (cell);
   MpSyncStatus status = MP_SYNC_WAIT;
 
   mp_sync_cell_guard (cell);
-  if (!arrival->arrived)
+  if (BROKEN (shared))
+    status = MP_SYNC_FAILED;
+  else if (TO_LEAVE (shared) == 0 && ARRIVED (shared) < PARTIES (shared))
     {
-      if (BROKEN (shared))
-        status = MP_SYNC_FAILED;
-      else if (ARRIVED (shared) < PARTIES (shared))
-        {
-          /* Otherwise the last one is still running the action: wait. */
-          arrival->arrived = TRUE;
-          arrival->generation = GENERATION (shared);
-          arrival->index = (guint) ARRIVED (shared)++;
-          if (ARRIVED (shared) == PARTIES (shared))
-            {
-              arrival->last = TRUE;
-              status = MP_SYNC_DONE;
-            }
-        }
+      arrival->generation = GENERATION (shared);
+      arrival->index = (guint) ARRIVED (shared)++;
+      arrival->last = ARRIVED (shared) == PARTIES (shared);
+      /* Other arrivals may come in too while there is room. */
+      status = arrival->last ? MP_SYNC_DONE : MP_SYNC_DONE_PASS_ON;
     }
-  else if (GENERATION (shared) != arrival->generation)
-    status = (ENDED_BROKEN (shared) & GEN_BIT (arrival->generation)) ? MP_SYNC_FAILED : MP_SYNC_DONE_PASS_ON;
+  mp_sync_cell_unguard (cell);
+
+  if (status == MP_SYNC_FAILED)
+    {
+      set_broken_error (error);
+      mp_sync_cell_wake (gate);
+    }
+  return status;
+}
+
+static const MpSyncWaitFuncs arrive_funcs = {
+  .attempt = arrive,
+};
+
+/* Leaves an ended generation, under the guard; the last to leave opens
+ * the gate. Returns whether the generation went through. */
+static gboolean
+leave_locked (MpSyncShared *shared,
+              Arrival      *arrival,
+              gboolean     *open_gate)
+{
+  if (TO_LEAVE (shared) > 0 && --TO_LEAVE (shared) == 0)
+    *open_gate = TRUE;
+  return !(ENDED_BROKEN (shared) & GEN_BIT (arrival->generation));
+}
+
+static void
+open_gate_if (MpBarrier *self,
+              gboolean   open_gate)
+{
+  if (open_gate)
+    mp_sync_cell_wake (self->gate);
+}
+
+/* On the cell: waits until the caller's generation ends. */
+static MpSyncStatus
+await_release (MpSyncCell  *cell,
+               gpointer     data,
+               pid_t       *watch,
+               GError     **error)
+{
+  Arrival *arrival = data;
+  MpSyncShared *shared = mp_sync_cell_shared (cell);
+  MpSyncStatus status = MP_SYNC_WAIT;
+  gboolean open_gate = FALSE;
+
+  mp_sync_cell_guard (cell);
+  if (GENERATION (shared) != arrival->generation)
+    status = leave_locked (shared, arrival, &open_gate) ? MP_SYNC_DONE_PASS_ON : MP_SYNC_FAILED;
   else if (BROKEN (shared))
     status = MP_SYNC_FAILED;
   mp_sync_cell_unguard (cell);
 
+  open_gate_if (arrival->barrier, open_gate);
   if (status == MP_SYNC_FAILED)
     {
       set_broken_error (error);
@@ -129,30 +182,30 @@ break_on_give_up (MpSyncCell  *cell,
                   gpointer     data,
                   GError     **error)
 {
-  MpSyncShared *shared = mp_sync_cell_shared (cell);
   Arrival *arrival = data;
-  gboolean passed = FALSE;
+  MpSyncShared *shared = mp_sync_cell_shared (cell);
+  gboolean passed = FALSE, open_gate = FALSE;
 
   mp_sync_cell_guard (cell);
-  if (arrival->arrived)
+  if (GENERATION (shared) != arrival->generation)
+    passed = leave_locked (shared, arrival, &open_gate);
+  else
     {
-      if (GENERATION (shared) != arrival->generation)
-        passed = !(ENDED_BROKEN (shared) & GEN_BIT (arrival->generation));
-      else
-        {
-          BROKEN (shared) = 1;
-          ENDED_BROKEN (shared) |= GEN_BIT (arrival->generation);
-        }
+      BROKEN (shared) = 1;
+      ENDED_BROKEN (shared) |= GEN_BIT (arrival->generation);
     }
   mp_sync_cell_unguard (cell);
+
+  open_gate_if (arrival->barrier, open_gate);
   if (passed)
     return MP_SYNC_DONE;
   mp_sync_cell_wake (cell);
+  mp_sync_cell_wake (arrival->barrier->gate);
   return MP_SYNC_FAILED;
 }
 
-static const MpSyncWaitFuncs wait_funcs = {
-  .attempt = arrive_or_check,
+static const MpSyncWaitFuncs release_funcs = {
+  .attempt = await_release,
   .give_up = break_on_give_up,
 };
 
@@ -165,6 +218,7 @@ release_parties (MpBarrier  *self,
 {
   MpSyncShared *shared = mp_sync_cell_shared (self->cell);
   g_autoptr(GError) action_error = NULL;
+  gboolean open_gate = FALSE;
 
   if (self->action != NULL)
     {
@@ -174,7 +228,7 @@ release_parties (MpBarrier  *self,
     }
 
   mp_sync_cell_guard (self->cell);
-  if (GENERATION (shared) == arrival->generation)
+  if (GENERATION (shared) == arrival->generation && !BROKEN (shared))
     {
       if (action_error != NULL)
         {
@@ -186,10 +240,13 @@ release_parties (MpBarrier  *self,
           GENERATION (shared)++;
           ARRIVED (shared) = 0;
           ENDED_BROKEN (shared) &= ~GEN_BIT (GENERATION (shared));
+          TO_LEAVE (shared) = PARTIES (shared) - 1;
         }
     }
+  open_gate = TO_LEAVE (shared) == 0;
   mp_sync_cell_unguard (self->cell);
   mp_sync_cell_wake (self->cell);
+  open_gate_if (self, open_gate);
 
   if (action_error != NULL)
     {
@@ -206,9 +263,10 @@ mp_barrier_to_variant (MpShareable *shareable)
   MpBarrier *self = MP_BARRIER (shareable);
 
   return mp_sync_cell_to_variant (self->cell, "mp:barrier",
-                                  g_variant_new ("(svd)", self->action ? self->action : "",
+                                  g_variant_new ("(svdv)", self->action ? self->action : "",
                                                  self->action_args ? self->action_args : g_variant_new ("()"),
-                                                 self->timeout));
+                                                 self->timeout,
+                                                 mp_sync_cell_to_variant (self->gate, "mp:barrier-gate", NULL)));
 }
 
 static void
@@ -223,6 +281,7 @@ mp_barrier_finalize (GObject *object)
   MpBarrier *self = MP_BARRIER (object);
 
   g_clear_pointer (&self->cell, mp_sync_cell_unref);
+  g_clear_pointer (&self->gate, mp_sync_cell_unref);
   g_clear_pointer (&self->action, g_free);
   g_clear_pointer (&self->action_args, g_variant_unref);
   G_OBJECT_CLASS (mp_barrier_parent_class)->finalize (object);
@@ -340,14 +399,20 @@ mp_barrier_init (MpBarrier *self)
 }
 
 static MpBarrier *
-barrier_new_for_cell (MpSyncCell *cell)
+barrier_new_for_cells (MpSyncCell *cell,
+                       MpSyncCell *gate)
 {
   MpBarrier *self;
 
-  if (cell == NULL)
-    return NULL;
+  if (cell == NULL || gate == NULL)
+    {
+      g_clear_pointer (&cell, mp_sync_cell_unref);
+      g_clear_pointer (&gate, mp_sync_cell_unref);
+      return NULL;
+    }
   self = g_object_new (MP_TYPE_BARRIER, NULL);
   self->cell = cell;
+  self->gate = gate;
   return self;
 }
 
@@ -378,7 +443,7 @@ mp_barrier_new (guint    parties,
   if (cell == NULL)
     return NULL;
   PARTIES (mp_sync_cell_shared (cell)) = parties;
-  return barrier_new_for_cell (cell);
+  return barrier_new_for_cells (cell, mp_sync_cell_new (MP_SYNC_KIND_BARRIER, 0, error));
 }
 
 /**
@@ -398,7 +463,8 @@ mp_barrier_new_from_variant (GVariant  *reference,
 {
   g_autoptr(GVariant) extra = NULL;
   g_autoptr(GVariant) args = NULL;
-  MpSyncCell *cell;
+  g_autoptr(GVariant) gate_reference = NULL;
+  MpSyncCell *cell, *gate;
   MpBarrier *self;
   const char *action;
   double timeout;
@@ -409,15 +475,18 @@ mp_barrier_new_from_variant (GVariant  *reference,
   cell = mp_sync_cell_new_from_variant (reference, "mp:barrier", MP_SYNC_KIND_BARRIER, &extra, error);
   if (cell == NULL)
     return NULL;
-  if (!g_variant_is_of_type (extra, G_VARIANT_TYPE ("(svd)")))
+  if (!g_variant_is_of_type (extra, G_VARIANT_TYPE ("(svdv)")))
     {
       mp_sync_cell_unref (cell);
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                            _("The reference of a barrier is malformed"));
       return NULL;
     }
-  self = barrier_new_for_cell (cell);
-  g_variant_get (extra, "(&svd)", &action, &args, &timeout);
+  g_variant_get (extra, "(&svdv)", &action, &args, &timeout, &gate_reference);
+  gate = mp_sync_cell_new_from_variant (gate_reference, "mp:barrier-gate", MP_SYNC_KIND_BARRIER, NULL, error);
+  self = barrier_new_for_cells (cell, gate);
+  if (self == NULL)
+    return NULL;
   mp_barrier_set_action (self, *action ? action : NULL, args);
   mp_barrier_set_timeout (self, timeout);
   return self;
@@ -530,34 +599,70 @@ mp_barrier_wait (MpBarrier     *self,
                  GCancellable  *cancellable,
                  GError       **error)
 {
-  Arrival arrival = { 0, };
+  Arrival arrival = { self, 0, };
+  gint64 deadline;
 
   g_return_val_if_fail (MP_IS_BARRIER (self), -1);
   g_return_val_if_fail (error == NULL || *error == NULL, -1);
 
-  if (!mp_sync_cell_wait (self->cell, &wait_funcs, &arrival, wait_deadline (self, timeout),
-                          cancellable, error))
+  deadline = wait_deadline (self, timeout);
+  if (!mp_sync_cell_wait (self->gate, &arrive_funcs, &arrival, deadline, cancellable, error))
     return -1;
-  if (arrival.last && !release_parties (self, &arrival, error))
+  if (arrival.last)
+    return release_parties (self, &arrival, error) ? (int) arrival.index : -1;
+  if (!mp_sync_cell_wait (self->cell, &release_funcs, &arrival, deadline, cancellable, error))
     return -1;
   return (int) arrival.index;
 }
 
+typedef struct
+{
+  Arrival  arrival;
+  gint64   deadline;
+} AsyncArrival;
+
 static void
-wait_done_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+released_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  AsyncArrival *data = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_int (task, data->arrival.index);
+}
+
+static void
+arrived_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   MpBarrier *self = g_task_get_source_object (task);
-  Arrival *arrival = g_task_get_task_data (G_TASK (result));
+  AsyncArrival *data = g_task_get_task_data (task);
+  g_autoptr(GTask) wait = NULL;
   GError *error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error) ||
-      (arrival->last && !release_parties (self, arrival, &error)))
-    g_task_return_error (task, error);
-  else
-    g_task_return_int (task, arrival->index);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (data->arrival.last)
+    {
+      if (!release_parties (self, &data->arrival, &error))
+        g_task_return_error (task, error);
+      else
+        g_task_return_int (task, data->arrival.index);
+      return;
+    }
+  wait = g_task_new (self, g_task_get_cancellable (task), released_cb, g_object_ref (task));
+  g_task_set_task_data (wait, &data->arrival, NULL);
+  mp_sync_cell_wait_async (self->cell, &release_funcs, wait, data->deadline);
 }
 
 /**
@@ -584,11 +689,17 @@ mp_barrier_wait_async (MpBarrier           *self,
 
   g_return_if_fail (MP_IS_BARRIER (self));
 
+  AsyncArrival *data;
+
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mp_barrier_wait_async);
-  wait = g_task_new (self, cancellable, wait_done_cb, g_object_ref (task));
-  g_task_set_task_data (wait, g_new0 (Arrival, 1), g_free);
-  mp_sync_cell_wait_async (self->cell, &wait_funcs, wait, wait_deadline (self, timeout));
+  data = g_new0 (AsyncArrival, 1);
+  data->arrival.barrier = self;
+  data->deadline = wait_deadline (self, timeout);
+  g_task_set_task_data (task, data, g_free);
+  wait = g_task_new (self, cancellable, arrived_cb, g_object_ref (task));
+  g_task_set_task_data (wait, &data->arrival, NULL);
+  mp_sync_cell_wait_async (self->gate, &arrive_funcs, wait, data->deadline);
 }
 
 /**
@@ -644,8 +755,10 @@ mp_barrier_reset (MpBarrier *self)
   ENDED_BROKEN (shared) &= ~GEN_BIT (GENERATION (shared));
   ARRIVED (shared) = 0;
   BROKEN (shared) = 0;
+  TO_LEAVE (shared) = 0;
   mp_sync_cell_unguard (self->cell);
   mp_sync_cell_wake (self->cell);
+  mp_sync_cell_wake (self->gate);
 }
 
 /**
@@ -668,6 +781,7 @@ mp_barrier_abort (MpBarrier *self)
   ENDED_BROKEN (shared) |= GEN_BIT (GENERATION (shared));
   mp_sync_cell_unguard (self->cell);
   mp_sync_cell_wake (self->cell);
+  mp_sync_cell_wake (self->gate);
 }
 
 /**

@@ -119,6 +119,7 @@ mp_shareable_is_reference (GVariant *value)
 /**
  * mp_shareable_new_from_variant:
  * @reference: a value made by mp_shareable_to_variant(), as received
+ *   (possibly boxed in variants)
  * @error: return location for a #GError
  *
  * The object that @reference stands for, in this process: the same pipe
@@ -131,11 +132,21 @@ MpShareable *
 mp_shareable_new_from_variant (GVariant  *reference,
                                GError   **error)
 {
+  g_autoptr(GVariant) unboxed = NULL;
   NewFromVariant reader;
 
   g_return_val_if_fail (reference != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  /* Task arguments often box references: "(vv)". */
+  unboxed = g_variant_ref_sink (reference);
+  while (g_variant_is_of_type (unboxed, G_VARIANT_TYPE_VARIANT))
+    {
+      GVariant *inner = g_variant_get_variant (unboxed);
+      g_variant_unref (unboxed);
+      unboxed = inner;
+    }
+  reference = unboxed;
   reader = find_reader (reference);
   if (reader == NULL)
     {

@@ -275,7 +275,7 @@ mp_shared_memory_new_from_variant (GVariant  *reference,
 
   if (!g_variant_is_of_type (reference, G_VARIANT_TYPE ("(shtms)")))
     goto bad;
-  g_variant_get (reference, "(&sht&ms)", &tag, &handle, &size, &name);
+  g_variant_get (reference, "(&shtm&s)", &tag, &handle, &size, &name);
   if (!g_str_equal (tag, "mp:shared-memory"))
     goto bad;
   fd = fcntl (handle, F_DUPFD_CLOEXEC, 3);
