@@ -223,7 +223,7 @@ bad:
 const char *
 mp_array_get_element_type (MpArray *self)
 {
-  g_return_val_if_fail (MP_IS_ARRAY (self), NULL);
+  g_return_val_if_fail (MP_IS_ARRAY (self) && self->cell != NULL, NULL);
 
   return self->element_type;
 }
@@ -239,7 +239,7 @@ mp_array_get_element_type (MpArray *self)
 gsize
 mp_array_get_length (MpArray *self)
 {
-  g_return_val_if_fail (MP_IS_ARRAY (self), 0);
+  g_return_val_if_fail (MP_IS_ARRAY (self) && self->cell != NULL, 0);
 
   return self->length;
 }
@@ -274,7 +274,7 @@ mp_array_get (MpArray  *self,
               gsize     index,
               GError  **error)
 {
-  g_return_val_if_fail (MP_IS_ARRAY (self), NULL);
+  g_return_val_if_fail (MP_IS_ARRAY (self) && self->cell != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (index >= self->length)
@@ -305,7 +305,7 @@ mp_array_set (MpArray   *self,
 {
   g_autoptr(GVariant) sunk = NULL;
 
-  g_return_val_if_fail (MP_IS_ARRAY (self), FALSE);
+  g_return_val_if_fail (MP_IS_ARRAY (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (value != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -337,7 +337,7 @@ mp_array_get_slice (MpArray  *self,
   g_autoptr(GBytes) bytes = NULL;
   gsize n;
 
-  g_return_val_if_fail (MP_IS_ARRAY (self), NULL);
+  g_return_val_if_fail (MP_IS_ARRAY (self) && self->cell != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!check_range (self, start, stop, error))
@@ -380,7 +380,7 @@ mp_array_set_slice (MpArray   *self,
   gconstpointer data;
   gsize n;
 
-  g_return_val_if_fail (MP_IS_ARRAY (self), FALSE);
+  g_return_val_if_fail (MP_IS_ARRAY (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (values != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -413,7 +413,7 @@ mp_array_set_slice (MpArray   *self,
 GBytes *
 mp_array_get_bytes (MpArray *self)
 {
-  g_return_val_if_fail (MP_IS_ARRAY (self), NULL);
+  g_return_val_if_fail (MP_IS_ARRAY (self) && self->cell != NULL, NULL);
 
   return mp_sync_cell_data_bytes (self->cell, 0, self->length * self->element_size);
 }
@@ -429,7 +429,7 @@ mp_array_get_bytes (MpArray *self)
 MpRLock *
 mp_array_get_lock (MpArray *self)
 {
-  g_return_val_if_fail (MP_IS_ARRAY (self), NULL);
+  g_return_val_if_fail (MP_IS_ARRAY (self) && self->cell != NULL, NULL);
 
   return self->lock;
 }

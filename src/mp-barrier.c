@@ -507,7 +507,7 @@ mp_barrier_set_action (MpBarrier  *self,
                        const char *task,
                        GVariant   *args)
 {
-  g_return_if_fail (MP_IS_BARRIER (self));
+  g_return_if_fail (MP_IS_BARRIER (self) && self->cell != NULL);
 
   g_clear_pointer (&self->action_args, g_variant_unref);
   if (args != NULL)
@@ -530,7 +530,7 @@ mp_barrier_set_action (MpBarrier  *self,
 const char *
 mp_barrier_get_action (MpBarrier *self)
 {
-  g_return_val_if_fail (MP_IS_BARRIER (self), NULL);
+  g_return_val_if_fail (MP_IS_BARRIER (self) && self->cell != NULL, NULL);
 
   return self->action;
 }
@@ -546,7 +546,7 @@ void
 mp_barrier_set_timeout (MpBarrier *self,
                         double     timeout)
 {
-  g_return_if_fail (MP_IS_BARRIER (self));
+  g_return_if_fail (MP_IS_BARRIER (self) && self->cell != NULL);
 
   timeout = timeout < 0 ? -1 : timeout;
   if (self->timeout == timeout)
@@ -566,7 +566,7 @@ mp_barrier_set_timeout (MpBarrier *self,
 double
 mp_barrier_get_timeout (MpBarrier *self)
 {
-  g_return_val_if_fail (MP_IS_BARRIER (self), -1);
+  g_return_val_if_fail (MP_IS_BARRIER (self) && self->cell != NULL, -1);
 
   return self->timeout;
 }
@@ -602,7 +602,7 @@ mp_barrier_wait (MpBarrier     *self,
   Arrival arrival = { self, 0, };
   gint64 deadline;
 
-  g_return_val_if_fail (MP_IS_BARRIER (self), -1);
+  g_return_val_if_fail (MP_IS_BARRIER (self) && self->cell != NULL, -1);
   g_return_val_if_fail (error == NULL || *error == NULL, -1);
 
   deadline = wait_deadline (self, timeout);
@@ -687,7 +687,7 @@ mp_barrier_wait_async (MpBarrier           *self,
   g_autoptr(GTask) task = NULL;
   g_autoptr(GTask) wait = NULL;
 
-  g_return_if_fail (MP_IS_BARRIER (self));
+  g_return_if_fail (MP_IS_BARRIER (self) && self->cell != NULL);
 
   AsyncArrival *data;
 
@@ -743,7 +743,7 @@ mp_barrier_reset (MpBarrier *self)
 {
   MpSyncShared *shared;
 
-  g_return_if_fail (MP_IS_BARRIER (self));
+  g_return_if_fail (MP_IS_BARRIER (self) && self->cell != NULL);
 
   shared = mp_sync_cell_shared (self->cell);
   mp_sync_cell_guard (self->cell);
@@ -773,7 +773,7 @@ mp_barrier_abort (MpBarrier *self)
 {
   MpSyncShared *shared;
 
-  g_return_if_fail (MP_IS_BARRIER (self));
+  g_return_if_fail (MP_IS_BARRIER (self) && self->cell != NULL);
 
   shared = mp_sync_cell_shared (self->cell);
   mp_sync_cell_guard (self->cell);
@@ -795,7 +795,7 @@ mp_barrier_abort (MpBarrier *self)
 gboolean
 mp_barrier_get_broken (MpBarrier *self)
 {
-  g_return_val_if_fail (MP_IS_BARRIER (self), FALSE);
+  g_return_val_if_fail (MP_IS_BARRIER (self) && self->cell != NULL, FALSE);
 
   return __atomic_load_n (&BROKEN (mp_sync_cell_shared (self->cell)), __ATOMIC_ACQUIRE) != 0;
 }
@@ -814,7 +814,7 @@ mp_barrier_get_n_waiting (MpBarrier *self)
   MpSyncShared *shared;
   guint n;
 
-  g_return_val_if_fail (MP_IS_BARRIER (self), 0);
+  g_return_val_if_fail (MP_IS_BARRIER (self) && self->cell != NULL, 0);
 
   shared = mp_sync_cell_shared (self->cell);
   mp_sync_cell_guard (self->cell);
@@ -834,7 +834,7 @@ mp_barrier_get_n_waiting (MpBarrier *self)
 guint
 mp_barrier_get_parties (MpBarrier *self)
 {
-  g_return_val_if_fail (MP_IS_BARRIER (self), 0);
+  g_return_val_if_fail (MP_IS_BARRIER (self) && self->cell != NULL, 0);
 
   return (guint) PARTIES (mp_sync_cell_shared (self->cell));
 }

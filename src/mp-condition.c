@@ -217,7 +217,7 @@ mp_condition_new_from_variant (GVariant  *reference,
 GObject *
 mp_condition_get_lock (MpCondition *self)
 {
-  g_return_val_if_fail (MP_IS_CONDITION (self), NULL);
+  g_return_val_if_fail (MP_IS_CONDITION (self) && self->cell != NULL, NULL);
 
   return self->lock;
 }
@@ -239,7 +239,7 @@ mp_condition_acquire (MpCondition   *self,
                       GCancellable  *cancellable,
                       GError       **error)
 {
-  g_return_val_if_fail (MP_IS_CONDITION (self), FALSE);
+  g_return_val_if_fail (MP_IS_CONDITION (self) && self->cell != NULL, FALSE);
 
   if (MP_IS_LOCK (self->lock))
     return mp_lock_acquire (MP_LOCK (self->lock), timeout, cancellable, error);
@@ -259,7 +259,7 @@ gboolean
 mp_condition_release (MpCondition  *self,
                       GError      **error)
 {
-  g_return_val_if_fail (MP_IS_CONDITION (self), FALSE);
+  g_return_val_if_fail (MP_IS_CONDITION (self) && self->cell != NULL, FALSE);
 
   if (MP_IS_LOCK (self->lock))
     return mp_lock_release (MP_LOCK (self->lock), error);
@@ -342,7 +342,7 @@ mp_condition_wait (MpCondition   *self,
   gboolean woken;
   guint saved;
 
-  g_return_val_if_fail (MP_IS_CONDITION (self), FALSE);
+  g_return_val_if_fail (MP_IS_CONDITION (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (!check_holder (self, error))
@@ -427,7 +427,7 @@ mp_condition_wait_async (MpCondition         *self,
   GError *error = NULL;
   WaitData *data;
 
-  g_return_if_fail (MP_IS_CONDITION (self));
+  g_return_if_fail (MP_IS_CONDITION (self) && self->cell != NULL);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mp_condition_wait_async);
@@ -490,7 +490,7 @@ mp_condition_wait_for (MpCondition           *self,
 {
   gint64 deadline;
 
-  g_return_val_if_fail (MP_IS_CONDITION (self), FALSE);
+  g_return_val_if_fail (MP_IS_CONDITION (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (predicate != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -552,7 +552,7 @@ mp_condition_notify (MpCondition  *self,
                      guint         n,
                      GError      **error)
 {
-  g_return_val_if_fail (MP_IS_CONDITION (self), FALSE);
+  g_return_val_if_fail (MP_IS_CONDITION (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return notify (self, n, error);
@@ -571,7 +571,7 @@ gboolean
 mp_condition_notify_all (MpCondition  *self,
                          GError      **error)
 {
-  g_return_val_if_fail (MP_IS_CONDITION (self), FALSE);
+  g_return_val_if_fail (MP_IS_CONDITION (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return notify (self, G_MAXUINT64, error);

@@ -134,7 +134,7 @@ mp_event_new_from_variant (GVariant  *reference,
 void
 mp_event_set (MpEvent *self)
 {
-  g_return_if_fail (MP_IS_EVENT (self));
+  g_return_if_fail (MP_IS_EVENT (self) && self->cell != NULL);
 
   __atomic_store_n (&mp_sync_cell_shared (self->cell)->word, 1, __ATOMIC_SEQ_CST);
   mp_sync_cell_wake (self->cell);
@@ -149,7 +149,7 @@ mp_event_set (MpEvent *self)
 void
 mp_event_clear (MpEvent *self)
 {
-  g_return_if_fail (MP_IS_EVENT (self));
+  g_return_if_fail (MP_IS_EVENT (self) && self->cell != NULL);
 
   __atomic_store_n (&mp_sync_cell_shared (self->cell)->word, 0, __ATOMIC_SEQ_CST);
 }
@@ -165,7 +165,7 @@ mp_event_clear (MpEvent *self)
 gboolean
 mp_event_is_set (MpEvent *self)
 {
-  g_return_val_if_fail (MP_IS_EVENT (self), FALSE);
+  g_return_val_if_fail (MP_IS_EVENT (self) && self->cell != NULL, FALSE);
 
   return __atomic_load_n (&mp_sync_cell_shared (self->cell)->word, __ATOMIC_ACQUIRE) != 0;
 }
@@ -189,7 +189,7 @@ mp_event_wait (MpEvent       *self,
                GCancellable  *cancellable,
                GError       **error)
 {
-  g_return_val_if_fail (MP_IS_EVENT (self), FALSE);
+  g_return_val_if_fail (MP_IS_EVENT (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return mp_sync_cell_wait (self->cell, &wait_funcs, NULL, mp_deadline_from_timeout (timeout),
@@ -216,7 +216,7 @@ mp_event_wait_async (MpEvent             *self,
 {
   g_autoptr(GTask) task = NULL;
 
-  g_return_if_fail (MP_IS_EVENT (self));
+  g_return_if_fail (MP_IS_EVENT (self) && self->cell != NULL);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mp_event_wait_async);

@@ -212,7 +212,7 @@ mp_lock_acquire (MpLock        *self,
   MpSyncShared *shared;
   guint64 expected = 0;
 
-  g_return_val_if_fail (MP_IS_LOCK (self), FALSE);
+  g_return_val_if_fail (MP_IS_LOCK (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   /* The uncontended case: one compare-and-swap. */
@@ -247,7 +247,7 @@ mp_lock_acquire_async (MpLock              *self,
 {
   g_autoptr(GTask) task = NULL;
 
-  g_return_if_fail (MP_IS_LOCK (self));
+  g_return_if_fail (MP_IS_LOCK (self) && self->cell != NULL);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mp_lock_acquire_async);
@@ -294,7 +294,7 @@ mp_lock_release (MpLock  *self,
   MpSyncShared *shared;
   guint64 word;
 
-  g_return_val_if_fail (MP_IS_LOCK (self), FALSE);
+  g_return_val_if_fail (MP_IS_LOCK (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   shared = mp_sync_cell_shared (self->cell);
@@ -325,7 +325,7 @@ mp_lock_release (MpLock  *self,
 gboolean
 mp_lock_is_locked (MpLock *self)
 {
-  g_return_val_if_fail (MP_IS_LOCK (self), FALSE);
+  g_return_val_if_fail (MP_IS_LOCK (self) && self->cell != NULL, FALSE);
 
   return __atomic_load_n (&mp_sync_cell_shared (self->cell)->word, __ATOMIC_ACQUIRE) > MP_LOCK_WORD_DIED;
 }

@@ -170,7 +170,7 @@ mp_rlock_acquire (MpRLock       *self,
                   GCancellable  *cancellable,
                   GError       **error)
 {
-  g_return_val_if_fail (MP_IS_RLOCK (self), FALSE);
+  g_return_val_if_fail (MP_IS_RLOCK (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (acquire_again (self))
@@ -200,7 +200,7 @@ mp_rlock_acquire_async (MpRLock             *self,
 {
   g_autoptr(GTask) task = NULL;
 
-  g_return_if_fail (MP_IS_RLOCK (self));
+  g_return_if_fail (MP_IS_RLOCK (self) && self->cell != NULL);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mp_rlock_acquire_async);
@@ -246,7 +246,7 @@ mp_rlock_release (MpRLock  *self,
 {
   MpSyncShared *shared;
 
-  g_return_val_if_fail (MP_IS_RLOCK (self), FALSE);
+  g_return_val_if_fail (MP_IS_RLOCK (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   shared = mp_sync_cell_shared (self->cell);
@@ -274,7 +274,7 @@ mp_rlock_release (MpRLock  *self,
 gboolean
 mp_rlock_is_owned (MpRLock *self)
 {
-  g_return_val_if_fail (MP_IS_RLOCK (self), FALSE);
+  g_return_val_if_fail (MP_IS_RLOCK (self) && self->cell != NULL, FALSE);
 
   return __atomic_load_n (&mp_sync_cell_shared (self->cell)->word, __ATOMIC_ACQUIRE) == mp_sync_self_id ();
 }
@@ -290,7 +290,7 @@ mp_rlock_is_owned (MpRLock *self)
 guint
 mp_rlock_get_count (MpRLock *self)
 {
-  g_return_val_if_fail (MP_IS_RLOCK (self), 0);
+  g_return_val_if_fail (MP_IS_RLOCK (self) && self->cell != NULL, 0);
 
   return mp_rlock_is_owned (self) ? (guint) COUNT (mp_sync_cell_shared (self->cell)) : 0;
 }

@@ -173,7 +173,7 @@ mp_semaphore_acquire (MpSemaphore   *self,
                       GCancellable  *cancellable,
                       GError       **error)
 {
-  g_return_val_if_fail (MP_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (MP_IS_SEMAPHORE (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return mp_sync_cell_wait (self->cell, &acquire_funcs, NULL, mp_deadline_from_timeout (timeout),
@@ -200,7 +200,7 @@ mp_semaphore_acquire_async (MpSemaphore         *self,
 {
   g_autoptr(GTask) task = NULL;
 
-  g_return_if_fail (MP_IS_SEMAPHORE (self));
+  g_return_if_fail (MP_IS_SEMAPHORE (self) && self->cell != NULL);
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mp_semaphore_acquire_async);
@@ -244,7 +244,7 @@ mp_semaphore_release (MpSemaphore  *self,
   MpSyncShared *shared;
   guint64 bound, value;
 
-  g_return_val_if_fail (MP_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (MP_IS_SEMAPHORE (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   shared = mp_sync_cell_shared (self->cell);
@@ -277,7 +277,7 @@ mp_semaphore_release (MpSemaphore  *self,
 guint
 mp_semaphore_get_value (MpSemaphore *self)
 {
-  g_return_val_if_fail (MP_IS_SEMAPHORE (self), 0);
+  g_return_val_if_fail (MP_IS_SEMAPHORE (self) && self->cell != NULL, 0);
 
   return (guint) __atomic_load_n (&mp_sync_cell_shared (self->cell)->word, __ATOMIC_ACQUIRE);
 }
@@ -293,7 +293,7 @@ mp_semaphore_get_value (MpSemaphore *self)
 gboolean
 mp_semaphore_is_bounded (MpSemaphore *self)
 {
-  g_return_val_if_fail (MP_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (MP_IS_SEMAPHORE (self) && self->cell != NULL, FALSE);
 
   return BOUND (mp_sync_cell_shared (self->cell)) > 0;
 }

@@ -170,7 +170,7 @@ bad:
 const char *
 mp_value_get_type_string (MpValue *self)
 {
-  g_return_val_if_fail (MP_IS_VALUE (self), NULL);
+  g_return_val_if_fail (MP_IS_VALUE (self) && self->cell != NULL, NULL);
 
   return self->type_string;
 }
@@ -186,7 +186,7 @@ mp_value_get_type_string (MpValue *self)
 GVariant *
 mp_value_get (MpValue *self)
 {
-  g_return_val_if_fail (MP_IS_VALUE (self), NULL);
+  g_return_val_if_fail (MP_IS_VALUE (self) && self->cell != NULL, NULL);
 
   return mp_element_load (self->type_string, mp_sync_cell_data (self->cell));
 }
@@ -208,7 +208,7 @@ mp_value_set (MpValue   *self,
               GVariant  *value,
               GError   **error)
 {
-  g_return_val_if_fail (MP_IS_VALUE (self), FALSE);
+  g_return_val_if_fail (MP_IS_VALUE (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (value != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -234,7 +234,7 @@ mp_value_add (MpValue   *self,
               GVariant  *delta,
               GError   **error)
 {
-  g_return_val_if_fail (MP_IS_VALUE (self), NULL);
+  g_return_val_if_fail (MP_IS_VALUE (self) && self->cell != NULL, NULL);
   g_return_val_if_fail (delta != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
@@ -252,7 +252,7 @@ mp_value_add (MpValue   *self,
 MpRLock *
 mp_value_get_lock (MpValue *self)
 {
-  g_return_val_if_fail (MP_IS_VALUE (self), NULL);
+  g_return_val_if_fail (MP_IS_VALUE (self) && self->cell != NULL, NULL);
 
   return self->lock;
 }
