@@ -429,6 +429,7 @@ test_value_and_array (void)
   g_autoptr(MpArray) array = NULL;
   g_autoptr(GVariant) got = NULL;
   g_autoptr(GBytes) bytes = NULL;
+  g_autofree char *printed = NULL;
   gint32 ints[] = { 1, 2, 3, 4 };
 
   g_assert_no_error (error);
@@ -470,7 +471,9 @@ test_value_and_array (void)
   g_assert_no_error (error);
   g_assert_cmpuint (mp_array_get_length (array), ==, 4);
   got = g_variant_ref_sink (mp_array_get_slice (array, 1, 3, &error));
-  g_assert_cmpstr (g_variant_print (got, FALSE), ==, "[2, 3]");
+  printed = g_variant_print (got, FALSE);
+  g_assert_cmpstr (printed, ==, "[2, 3]");
+  g_clear_pointer (&printed, g_free);
   g_clear_pointer (&got, g_variant_unref);
   g_assert_true (mp_array_set (array, 3, g_variant_new_int32 (40), &error));
   bytes = mp_array_get_bytes (array);
@@ -497,7 +500,8 @@ test_value_and_array (void)
   g_clear_object (&array);
   array = mp_array_new ("b", 3, TRUE, &error);
   got = g_variant_ref_sink (mp_array_get_slice (array, 0, 3, &error));
-  g_assert_cmpstr (g_variant_print (got, FALSE), ==, "[false, false, false]");
+  printed = g_variant_print (got, FALSE);
+  g_assert_cmpstr (printed, ==, "[false, false, false]");
 }
 
 static void
@@ -577,6 +581,49 @@ test_shared_memory_basics (void)
   g_clear_error (&error);
   again = mp_shared_memory_new (NULL, 0, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
+static guint
+count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* Every object lets go of its memory and descriptors, references too. */
+static void
+test_no_leaks (void)
+{
+  guint before = count_fds ();
+
+  for (int i = 0; i < 50; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MpCondition) cond = mp_condition_new (NULL, &error);
+      g_autoptr(MpSemaphore) sem = mp_semaphore_new (1, FALSE, &error);
+      g_autoptr(MpEvent) event = mp_event_new (&error);
+      g_autoptr(MpBarrier) barrier = mp_barrier_new (2, &error);
+      g_autoptr(MpValue) value = mp_value_new ("d", NULL, TRUE, &error);
+      g_autoptr(MpArray) array = mp_array_new ("x", 100, TRUE, &error);
+      g_autoptr(MpSharedMemory) memory = mp_shared_memory_new (NULL, 100, &error);
+      gpointer objects[] = { cond, sem, event, barrier, value, array, memory };
+      GBytes *view = mp_array_get_bytes (array);
+
+      g_assert_no_error (error);
+      for (guint j = 0; j < G_N_ELEMENTS (objects); j++)
+        {
+          g_autoptr(GVariant) reference = g_variant_ref_sink (ref (objects[j]));
+          g_autoptr(MpShareable) again = mp_shareable_new_from_variant (reference, &error);
+          g_assert_no_error (error);
+          g_assert_true (G_OBJECT_TYPE (again) == G_OBJECT_TYPE (objects[j]));
+        }
+      g_bytes_unref (view);
+    }
+  g_assert_cmpuint (count_fds (), ==, before);
 }
 
 /* ---- across processes ---------------------------------------------------- */
@@ -975,6 +1022,7 @@ main (int   argc,
   g_test_add_func ("/sync/value-and-array", test_value_and_array);
   g_test_add_func ("/sync/shareable-refusals", test_shareable_refusals);
   g_test_add_func ("/sync/shared-memory", test_shared_memory_basics);
+  g_test_add_func ("/sync/no-leaks", test_no_leaks);
   test_add_per_method ("sync", "counter", test_counter);
   test_add_per_method ("sync", "owner-died", test_owner_died);
   test_add_per_method ("sync", "async-acquire", test_async_acquire);
