@@ -109,9 +109,26 @@ mp_condition_finalize (GObject *object)
   G_OBJECT_CLASS (mp_condition_parent_class)->finalize (object);
 }
 
+/* A bare g_object_new() (`new Mp.Condition()` in GJS) waits with a new
+ * RLock, as Python's Condition() does. */
+static void
+mp_condition_constructed (GObject *object)
+{
+  MpCondition *self = MP_CONDITION (object);
+
+  G_OBJECT_CLASS (mp_condition_parent_class)->constructed (object);
+  self->cell = mp_sync_cell_take_handed ();
+  if (self->cell == NULL)
+    {
+      self->cell = mp_sync_cell_new_default (MP_SYNC_KIND_CONDITION);
+      self->lock = g_object_new (MP_TYPE_RLOCK, NULL);
+    }
+}
+
 static void
 mp_condition_class_init (MpConditionClass *klass)
 {
+  G_OBJECT_CLASS (klass)->constructed = mp_condition_constructed;
   G_OBJECT_CLASS (klass)->finalize = mp_condition_finalize;
 }
 
@@ -124,9 +141,10 @@ static MpCondition *
 condition_new (MpSyncCell *cell,
                GObject    *lock)
 {
-  MpCondition *self = g_object_new (MP_TYPE_CONDITION, NULL);
+  MpCondition *self;
 
-  self->cell = cell;
+  mp_sync_cell_hand_over (cell);
+  self = g_object_new (MP_TYPE_CONDITION, NULL);
   self->lock = lock;
   return self;
 }

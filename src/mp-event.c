@@ -66,8 +66,20 @@ mp_event_finalize (GObject *object)
 }
 
 static void
+mp_event_constructed (GObject *object)
+{
+  MpEvent *self = MP_EVENT (object);
+
+  G_OBJECT_CLASS (mp_event_parent_class)->constructed (object);
+  self->cell = mp_sync_cell_take_handed ();
+  if (self->cell == NULL)
+    self->cell = mp_sync_cell_new_default (MP_SYNC_KIND_EVENT);
+}
+
+static void
 mp_event_class_init (MpEventClass *klass)
 {
+  G_OBJECT_CLASS (klass)->constructed = mp_event_constructed;
   G_OBJECT_CLASS (klass)->finalize = mp_event_finalize;
 }
 
@@ -83,8 +95,8 @@ event_new_for_cell (MpSyncCell *cell)
 
   if (cell == NULL)
     return NULL;
+  mp_sync_cell_hand_over (cell);
   self = g_object_new (MP_TYPE_EVENT, NULL);
-  self->cell = cell;
   return self;
 }
 

@@ -122,8 +122,20 @@ mp_lock_finalize (GObject *object)
 }
 
 static void
+mp_lock_constructed (GObject *object)
+{
+  MpLock *self = MP_LOCK (object);
+
+  G_OBJECT_CLASS (mp_lock_parent_class)->constructed (object);
+  self->cell = mp_sync_cell_take_handed ();
+  if (self->cell == NULL)
+    self->cell = mp_sync_cell_new_default (MP_SYNC_KIND_LOCK);
+}
+
+static void
 mp_lock_class_init (MpLockClass *klass)
 {
+  G_OBJECT_CLASS (klass)->constructed = mp_lock_constructed;
   G_OBJECT_CLASS (klass)->finalize = mp_lock_finalize;
 }
 
@@ -139,8 +151,8 @@ lock_new_for_cell (MpSyncCell *cell)
 
   if (cell == NULL)
     return NULL;
+  mp_sync_cell_hand_over (cell);
   self = g_object_new (MP_TYPE_LOCK, NULL);
-  self->cell = cell;
   return self;
 }
 

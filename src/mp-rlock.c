@@ -78,8 +78,20 @@ mp_rlock_finalize (GObject *object)
 }
 
 static void
+mp_rlock_constructed (GObject *object)
+{
+  MpRLock *self = MP_RLOCK (object);
+
+  G_OBJECT_CLASS (mp_rlock_parent_class)->constructed (object);
+  self->cell = mp_sync_cell_take_handed ();
+  if (self->cell == NULL)
+    self->cell = mp_sync_cell_new_default (MP_SYNC_KIND_RLOCK);
+}
+
+static void
 mp_rlock_class_init (MpRLockClass *klass)
 {
+  G_OBJECT_CLASS (klass)->constructed = mp_rlock_constructed;
   G_OBJECT_CLASS (klass)->finalize = mp_rlock_finalize;
 }
 
@@ -95,8 +107,8 @@ rlock_new_for_cell (MpSyncCell *cell)
 
   if (cell == NULL)
     return NULL;
+  mp_sync_cell_hand_over (cell);
   self = g_object_new (MP_TYPE_RLOCK, NULL);
-  self->cell = cell;
   return self;
 }
 

@@ -77,8 +77,25 @@ mp_semaphore_finalize (GObject *object)
 }
 
 static void
+mp_semaphore_constructed (GObject *object)
+{
+  MpSemaphore *self = MP_SEMAPHORE (object);
+
+  G_OBJECT_CLASS (mp_semaphore_parent_class)->constructed (object);
+  self->cell = mp_sync_cell_take_handed ();
+  if (self->cell == NULL)
+    {
+      /* Python's Semaphore() counts 1. */
+      self->cell = mp_sync_cell_new_default (MP_SYNC_KIND_SEMAPHORE);
+      if (self->cell != NULL)
+        __atomic_store_n (&mp_sync_cell_shared (self->cell)->word, 1, __ATOMIC_RELEASE);
+    }
+}
+
+static void
 mp_semaphore_class_init (MpSemaphoreClass *klass)
 {
+  G_OBJECT_CLASS (klass)->constructed = mp_semaphore_constructed;
   G_OBJECT_CLASS (klass)->finalize = mp_semaphore_finalize;
 }
 
@@ -94,8 +111,8 @@ semaphore_new_for_cell (MpSyncCell *cell)
 
   if (cell == NULL)
     return NULL;
+  mp_sync_cell_hand_over (cell);
   self = g_object_new (MP_TYPE_SEMAPHORE, NULL);
-  self->cell = cell;
   return self;
 }
 

@@ -144,6 +144,16 @@ MpSyncCell   *mp_sync_cell_new_from_variant (GVariant   *reference,
                                            GVariant    **extra,
                                            GError      **error);
 
+/* Construction: a _new function hands the cell it made (or received) to
+ * the instance g_object_new() is about to make in this thread; a bare
+ * g_object_new(), as bindings call for `new Mp.Lock()`, finds none and
+ * makes a default one in constructed(). */
+void          mp_sync_cell_hand_over      (MpSyncCell   *cell);
+MpSyncCell   *mp_sync_cell_take_handed    (void);
+/* A default cell for constructed(): on failure (no descriptors left) it
+ * warns and the object refuses every call. */
+MpSyncCell   *mp_sync_cell_new_default    (MpSyncKind    kind);
+
 /* Who calls: the process in the high half, the thread in the low half;
  * never 0. */
 guint64       mp_sync_self_id             (void);

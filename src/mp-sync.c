@@ -246,6 +246,32 @@ bad:
   return NULL;
 }
 
+static __thread MpSyncCell *handed_cell;
+
+void
+mp_sync_cell_hand_over (MpSyncCell *cell)
+{
+  g_assert (handed_cell == NULL);
+  handed_cell = cell;
+}
+
+MpSyncCell *
+mp_sync_cell_take_handed (void)
+{
+  return g_steal_pointer (&handed_cell);
+}
+
+MpSyncCell *
+mp_sync_cell_new_default (MpSyncKind kind)
+{
+  g_autoptr(GError) error = NULL;
+  MpSyncCell *cell = mp_sync_cell_new (kind, 0, &error);
+
+  if (cell == NULL)
+    g_warning ("libmp: could not make a shared object: %s", error->message);
+  return cell;
+}
+
 MpSyncCell *
 mp_sync_cell_ref (MpSyncCell *cell)
 {
