@@ -18,6 +18,7 @@
 
 #include "mp-error.h"
 #include "mp-ring-private.h"
+#include "mp-runtime-private.h"
 #include "mp-wire-private.h"
 
 #define RING_MAGIC        0x474e524du  /* "MRNG" */
@@ -27,21 +28,6 @@
 #define MAX_CAPACITY      (64u * 1024u * 1024u)
 #define ALIGN8(n)         (((n) + 7u) & ~(gsize) 7u)
 
-/* How long a blocking reader looks at the ring before it goes to sleep,
- * so that a producer that keeps up rarely has to wake it through the
- * kernel. Measured with tests/bench (1 producer, 2 consumers, 2 cores):
- * 2-5 us is best; 30 us or more takes the core from the producer. */
-#define SPIN_US           4
-
-static inline void
-cpu_relax (void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause ();
-#elif defined(__aarch64__)
-  __asm__ __volatile__ ("yield");
-#endif
-}
 
 typedef struct
 {
@@ -150,7 +136,7 @@ take_lock (pthread_mutex_t  *lock,
 
   for (guint i = 0; rc == EBUSY && i < 200; i++)
     {
-      cpu_relax ();
+      mp_cpu_relax ();
       rc = pthread_mutex_trylock (lock);
     }
   if (rc == EBUSY)
@@ -598,7 +584,7 @@ mp_ring_wait_items (MpRing        *ring,
                     GCancellable  *cancellable,
                     GError       **error)
 {
-  gint64 spin_until = g_get_monotonic_time () + SPIN_US;
+  gint64 spin_until = g_get_monotonic_time () + MP_SPIN_US;
   gboolean ok = TRUE;
 
   /* A short look first, yielding the core to a writer that may need it. */
@@ -611,7 +597,7 @@ mp_ring_wait_items (MpRing        *ring,
           sched_yield ();
         }
       else
-        cpu_relax ();
+        mp_cpu_relax ();
     }
   if (!mp_ring_is_empty (ring))
     return TRUE;

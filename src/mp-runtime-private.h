@@ -60,4 +60,21 @@ void                mp_child_setup_parent_death (pid_t expected_parent);
 void                mp_flush_stdio       (void);
 int                 mp_count_threads     (void);
 
+/* In a spin-wait: tells the core that this thread only waits. */
+static inline void
+mp_cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  __asm__ __volatile__ ("yield");
+#endif
+}
+
+/* How long a blocking wait looks before it sleeps in the kernel, so that
+ * a partner that answers at once need not wake it through the kernel.
+ * Measured with tests/bench (queue, 1 producer, 2 consumers, 2 cores):
+ * 2-5 us is best; 30 us or more takes the core from the partner. */
+#define MP_SPIN_US 4
+
 G_END_DECLS

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
@@ -340,9 +341,7 @@ mp_sync_cell_guard (MpSyncCell *cell)
 
   for (guint i = 0; rc == EBUSY && i < 100; i++)
     {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause ();
-#endif
+      mp_cpu_relax ();
       rc = pthread_mutex_trylock (&cell->shared->guard);
     }
   if (rc == EBUSY)
@@ -514,6 +513,40 @@ mp_sync_cell_wait (MpSyncCell             *cell,
   waiter_init (&waiter, cell, funcs, data, deadline_us);
   if (g_cancellable_set_error_if_cancelled (cancellable, error_out))
     return FALSE;
+
+  /* A short look before sleeping: a partner on the other core often
+   * answers within microseconds, and then nobody enters the kernel. */
+  {
+    gint64 spin_until = g_get_monotonic_time () + MP_SPIN_US;
+    pid_t unused;
+
+    /* A wait with no time left only tries. */
+    if (deadline_us >= 0 && deadline_us < spin_until)
+      spin_until = 0;
+
+    for (guint i = 1;; i++)
+      {
+        status = funcs->attempt (cell, data, &unused, error);
+        if (status != MP_SYNC_WAIT)
+          {
+            waiter_finish (&waiter, status);
+            if (status == MP_SYNC_FAILED)
+              {
+                g_propagate_error (error_out, local_error);
+                return FALSE;
+              }
+            return TRUE;
+          }
+        if ((i & 15) == 0 || spin_until == 0)
+          {
+            if (g_get_monotonic_time () > spin_until)
+              break;
+            sched_yield ();
+          }
+        else
+          mp_cpu_relax ();
+      }
+  }
   have_cancel_fd = g_cancellable_make_pollfd (cancellable, &cancel_pfd);
 
   for (;;)
