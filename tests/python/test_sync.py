@@ -303,10 +303,21 @@ def failing_action():
     raise ZeroDivisionError("the action failed")
 
 
-# A Pool function: module level, as Python's Pool pickles it.
+# Pool functions: module level, as Python's Pool pickles them.
 def add_to_value(value, n):
     value.add(n)
     return os.getpid()
+
+
+def get_value(value):
+    return value.value
+
+
+def make_value_and_lock(n):
+    """Objects made in the worker come back as objects."""
+    lock = Mp.Lock()
+    lock.acquire()
+    return Mp.Value("i", n), lock
 
 
 Mp.init()
@@ -1409,6 +1420,31 @@ class StartMethodTests:
             pids = pool.starmap(add_to_value, [(v, n) for n in range(1, 11)])
         self.assertEqual(v.value, sum(range(1, 11)))
         self.assertNotIn(os.getpid(), pids)
+
+
+    def test_pool_temporary_objects(self):
+        # Objects made in the call and dropped at once: the pool keeps them
+        # until their call is done (their descriptors would be reused by
+        # the decoys, and the worker would read those).
+        import gc
+        with Mp.Pool(2, start_method=self.method) as pool:
+            r = pool.apply_async(get_value, (Mp.Value("i", 42),))
+            gc.collect()
+            decoys = [Mp.Value("i", -1) for _ in range(10)]
+            self.assertEqual(r.get(TIMEOUT), 42)
+            self.assertEqual(pool.map(get_value, [Mp.Value("i", i) for i in range(4)]), [0, 1, 2, 3])
+            it = pool.imap(get_value, (Mp.Value("i", i) for i in range(4)))
+            gc.collect()
+            decoys += [Mp.Value("i", -1) for _ in range(10)]
+            self.assertEqual([it.next(TIMEOUT) for _ in range(4)], [0, 1, 2, 3])
+            # Made in the worker, dropped there once returned.
+            value, lock = pool.apply(make_value_and_lock, (5,))
+            self.assertIsInstance(value, Mp.Value)
+            self.assertEqual(value.value, 5)
+            self.assertIsInstance(lock, Mp.Lock)
+            self.assertTrue(lock.locked())
+            lock.release()
+        self.assertEqual(len(decoys), 20)
 
 
 class ForkTests(StartMethodTests, SyncTestCase):

@@ -10,6 +10,7 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
+import collections
 import importlib
 import inspect
 import os
@@ -147,6 +148,22 @@ def _call_task(func, args):
     return func(unpacked)
 
 
+# The last results of tasks in this process whose GVariants name objects
+# (their descriptors): the objects must outlive the task's return, until
+# the library has sent the result (a pool worker sends it before it takes
+# the next call).
+_kept_results = collections.deque(maxlen=4)
+
+
+def _result_variant(result):
+    variant = to_variant(result)
+    # Only these can hold objects (a GLib.Variant made by the task names
+    # its descriptors as the task wanted).
+    if isinstance(result, (Mp.Shareable, tuple, list, dict)):
+        _kept_results.append(result)
+    return variant
+
+
 def register_task(name, func, raw=False):
     """Registers func under name. By default func receives the task's
     arguments as Python values (a tuple is spread) and returns a Python
@@ -156,7 +173,7 @@ def register_task(name, func, raw=False):
     def task(args, cancellable):
         def call():
             result = func(args, cancellable) if raw else _call_task(func, args)
-            return None if result is None else to_variant(result)
+            return None if result is None else _result_variant(result)
 
         return _run_in_child(call)
 
@@ -513,7 +530,7 @@ def _call_by_name(args, cancellable):
     except Exception as e:
         # The traceback from the function down, without this frame.
         raise _error_from_exception(e.with_traceback(e.__traceback__.tb_next)) from None
-    return to_variant(result)
+    return _result_variant(result)
 
 
 register_task(_CALL_TASK, _call_by_name, raw=True)
@@ -996,6 +1013,17 @@ class Pool(Mp.Pool):
         except Exception:
             pass
 
+    def _pool_keep(self, result, objects):
+        """Keeps a call's arguments until its result is ready: their
+        GVariants name this process's descriptors of the objects in them
+        (locks, values, queues...), which the pool's thread sends later."""
+        kept = self.__dict__.get("_mp_kept")
+        if kept is None:
+            kept = self.__dict__.setdefault("_mp_kept", collections.deque())
+        while kept and kept[0][0].ready():
+            kept.popleft()
+        kept.append((result, objects))
+
     def _pool_callbacks(self):
         callbacks = self.__dict__.get("_mp_callbacks")
         if callbacks is None:
@@ -1014,6 +1042,7 @@ class Pool(Mp.Pool):
         """As Python's; timeout (beyond Python) is this call's task_timeout."""
         target = _Target(func)
         result = self.submit(target.task, target.call(args, kwds), -1.0 if timeout is None else float(timeout))
+        self._pool_keep(result, (args, kwds))
         return AsyncResult(self, result, target, callback, error_callback)
 
     def apply(self, func, args=(), kwds=None, *, timeout=None):
@@ -1025,7 +1054,9 @@ class Pool(Mp.Pool):
         if chunksize is not None and (not isinstance(chunksize, int) or chunksize < 1):
             raise ValueError(f"Chunksize must be 1+, not {chunksize!r}")
         target = _Target(func)
+        iterable = list(iterable)
         result = self.submit_map(target.task, target.items(iterable, star), chunksize or 0)
+        self._pool_keep(result, iterable)
         return AsyncResult(self, result, target, callback, error_callback)
 
     def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
@@ -1046,12 +1077,16 @@ class Pool(Mp.Pool):
         if not isinstance(chunksize, int) or chunksize < 1:
             raise ValueError(f"Chunksize must be 1+, not {chunksize!r}")
         target = _Target(func)
+        iterable = list(iterable)
         items = target.items(iterable, False)
         if ordered:
             iterator = Mp.Pool.imap(self, target.task, items, chunksize)
         else:
             iterator = Mp.Pool.imap_unordered(self, target.task, items, chunksize)
-        return IMapIterator(self, iterator, target)
+        result = IMapIterator(self, iterator, target)
+        # The items' objects (locks, values...) live while the iterator does.
+        result._items = iterable
+        return result
 
     def imap(self, func, iterable, chunksize=1):
         """As Python's, with the iterable read at once (the library takes
