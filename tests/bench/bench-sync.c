@@ -2,7 +2,7 @@
  * values go, in one process and between two
  *
  *   bench-sync [--what lock,rlock,event,condition,condition2,value,
- *                      raw_eventfd,raw_futex,raw_lock]
+ *                      value_1p,raw_eventfd,raw_futex,raw_lock,raw_value]
  *              [--lock-pairs N] [--round-trips N] [--increments N]
  *              [--repeat N] [--start-method M] [--quick] [--json]
  *
@@ -36,6 +36,9 @@
  *            once both are ready; the clock runs from the earlier child's
  *            first increment to the later child's last (CLOCK_MONOTONIC,
  *            one clock for every process). The value must be 2 x N after.
+ * value_1p   the same increments, --increments of them, in this process
+ *            alone, for the analysis: what the calls cost without
+ *            contention.
  * raw_eventfd  the floor of event and condition, for the analysis: two
  *            processes made by fork() ping-pong through two blocking
  *            eventfds (write 1, read), --round-trips times: what one
@@ -46,6 +49,11 @@
  *            compare-and-swap / exchange pairs on a word in shared memory
  *            and a look at a sleeper count, inlined: what any lock made of
  *            an atomic word costs on this CPU.
+ * raw_value  the floor of value, for the analysis: two forked processes
+ *            each add 1 --increments times to an int in shared memory under
+ *            a bare spin lock (CAS with pause, exchange to release): what
+ *            the lock's and the value's cache line moving between CPUs
+ *            costs, with nothing else.
  *
  * The children are started with mp_process_new (the start method is
  * --start-method, libmp's default otherwise); the objects reach them in
@@ -65,6 +73,7 @@
  */
 #include <errno.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +132,8 @@ typedef enum
   M_RAW_EVENTFD,
   M_RAW_FUTEX,
   M_RAW_LOCK,
+  M_VALUE_1P,
+  M_RAW_VALUE,
 } Kind;
 
 typedef struct
@@ -280,6 +291,27 @@ task_condition_partner (GVariant      *args,
   return NULL;
 }
 
+/* What each incrementer does @n times: the value + 1 under its lock. */
+static gboolean
+increment_loop (MpValue  *value,
+                gint64    n,
+                GError  **error)
+{
+  for (gint64 i = 0; i < n; i++)
+    {
+      MpRLock *lock = mp_value_get_lock (value);
+      g_autoptr(GVariant) v = NULL;
+
+      if (!mp_rlock_acquire (lock, -1, NULL, error))
+        return FALSE;
+      v = g_variant_ref_sink (mp_value_get (value));
+      if (!mp_value_set (value, g_variant_new_int32 (g_variant_get_int32 (v) + 1), error) ||
+          !mp_rlock_release (lock, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* args (pipe, value, go, n): one of the value's incrementers. Answers
  * (t_first, t_end). */
 static GVariant *
@@ -304,18 +336,8 @@ task_incrementer (GVariant      *args,
     return NULL;
 
   t0 = now_ns ();
-  for (gint64 i = 0; i < n; i++)
-    {
-      MpRLock *lock = mp_value_get_lock (value);
-      g_autoptr(GVariant) v = NULL;
-
-      if (!mp_rlock_acquire (lock, -1, NULL, error))
-        return NULL;
-      v = g_variant_ref_sink (mp_value_get (value));
-      if (!mp_value_set (value, g_variant_new_int32 (g_variant_get_int32 (v) + 1), error) ||
-          !mp_rlock_release (lock, error))
-        return NULL;
-    }
+  if (!increment_loop (value, n, error))
+    return NULL;
   t1 = now_ns ();
   if (!mp_pipe_send (pipe, g_variant_new ("(xx)", t0, t1), NULL, error))
     return NULL;
@@ -604,6 +626,31 @@ measure_value_once (Measure        *m,
   return TRUE;
 }
 
+/* value_1p: the increments of one process alone, no contention: what the
+ * calls cost. */
+static gboolean
+measure_value_1p_once (Measure  *m,
+                       GError  **error)
+{
+  g_autoptr(MpValue) value = mp_value_new ("i", NULL, TRUE, error);
+  g_autoptr(GVariant) final = NULL;
+  gint64 t0, t1;
+
+  m->start_method = "-";
+  if (value == NULL || !increment_loop (value, LOCK_WARMUP, error))
+    return FALSE;
+  t0 = now_ns ();
+  if (!increment_loop (value, m->iterations, error))
+    return FALSE;
+  t1 = now_ns ();
+  final = g_variant_ref_sink (mp_value_get (value));
+  if ((guint64) g_variant_get_int32 (final) != m->iterations + LOCK_WARMUP)
+    return fail (error, "%s: the value is %d after %" G_GUINT64_FORMAT " increments", m->name,
+                 g_variant_get_int32 (final), m->iterations + LOCK_WARMUP);
+  add_double (m->seconds, (t1 - t0) / 1e9);
+  return TRUE;
+}
+
 /* ---- the raw floors --------------------------------------------------------- */
 
 static int
@@ -742,6 +789,82 @@ measure_raw_lock_once (Measure  *m,
   return TRUE;
 }
 
+/* The floor of value: two processes made by fork() each add 1 to an int
+ * in shared memory --increments times under a bare spin lock (a
+ * compare-and-swap with a pause while it is taken, an exchange to give it
+ * back): what the cache line's trips between the CPUs cost, with no call,
+ * no GVariant and no sleeping. On one CPU a holder can be preempted while
+ * the other spins: the spin then yields. */
+static gboolean
+measure_raw_value_once (Measure  *m,
+                        GError  **error)
+{
+  struct { guint32 lock; gint32 value; gint64 t[2][2]; guint32 go; } *sh;
+  pid_t pids[2];
+  gint64 t0 = G_MAXINT64, t1 = 0;
+  gboolean ok = TRUE;
+
+  m->start_method = "fork";
+  sh = mmap (NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (sh == MAP_FAILED)
+    return fail (error, "mmap: %s", g_strerror (errno));
+  fflush (stdout);
+  for (guint k = 0; k < 2; k++)
+    {
+      pids[k] = fork ();
+      if (pids[k] < 0)
+        return fail (error, "fork: %s", g_strerror (errno));
+      if (pids[k] == 0)
+        {
+          while (__atomic_load_n (&sh->go, __ATOMIC_ACQUIRE) == 0)
+            sched_yield ();
+          sh->t[k][0] = now_ns ();
+          for (guint64 i = 0; i < m->iterations; i++)
+            {
+              guint spins = 0;
+
+              for (;;)
+                {
+                  guint32 free_ = 0;
+
+                  if (__atomic_load_n (&sh->lock, __ATOMIC_RELAXED) == 0 &&
+                      __atomic_compare_exchange_n (&sh->lock, &free_, 1, FALSE,
+                                                   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+                    break;
+#if defined(__x86_64__) || defined(__i386__)
+                  __builtin_ia32_pause ();
+#endif
+                  if (++spins % 1024 == 0)
+                    sched_yield ();
+                }
+              sh->value = sh->value + 1;
+              __atomic_store_n (&sh->lock, 0, __ATOMIC_SEQ_CST);
+            }
+          sh->t[k][1] = now_ns ();
+          _exit (0);
+        }
+    }
+  __atomic_store_n (&sh->go, 1, __ATOMIC_RELEASE);
+  for (guint k = 0; k < 2; k++)
+    {
+      int status = 0;
+
+      while (waitpid (pids[k], &status, 0) < 0 && errno == EINTR)
+        ;
+      if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        ok = fail (error, "%s: a raw child ended with 0x%x", m->name, status);
+      t0 = MIN (t0, sh->t[k][0]);
+      t1 = MAX (t1, sh->t[k][1]);
+    }
+  if (ok && (guint64) sh->value != 2 * m->iterations)
+    ok = fail (error, "%s: the value is %d after 2 x %" G_GUINT64_FORMAT " increments", m->name,
+               sh->value, m->iterations);
+  munmap (sh, 4096);
+  if (ok)
+    add_double (m->seconds, (t1 - t0) / 1e9);
+  return ok;
+}
+
 /* ---- output ---------------------------------------------------------------- */
 
 static void
@@ -762,7 +885,7 @@ print_json (Measure *measures,
                                    "\"runs\": %u, \"mean\": %.9f, \"median\": %.9f, \"min\": %.9f, "
                                    "\"max\": %.9f, \"samples\": [",
                               i ? "," : "", m->name,
-                              m->kind >= M_RAW_EVENTFD ? "baseline" : "libmp",
+                              m->kind >= M_RAW_EVENTFD && m->kind != M_VALUE_1P ? "baseline" : "libmp",
                               m->start_method ? m->start_method : "", m->iterations, m->ops,
                               m->seconds->len, s.mean, s.median, s.min, s.max);
       for (guint j = 0; j < m->seconds->len; j++)
@@ -805,7 +928,7 @@ main (int    argc,
   MpStartMethod method = MP_START_METHOD_DEFAULT;
   GOptionEntry entries[] = {
     { "what", 'm', 0, G_OPTION_ARG_STRING, &what,
-      "What to measure, comma-separated: lock, rlock, event, condition, condition2, value, raw_eventfd, raw_futex, raw_lock "
+      "What to measure, comma-separated: lock, rlock, event, condition, condition2, value, value_1p, raw_eventfd, raw_futex, raw_lock, raw_value "
       "(default: lock,event,condition2,value)", "LIST" },
     { "lock-pairs", 0, 0, G_OPTION_ARG_INT, &lock_pairs,
       "Acquire/release pairs per lock run (default: 2000000)", "N" },
@@ -910,6 +1033,10 @@ main (int    argc,
         m.name = "raw_eventfd", m.kind = M_RAW_EVENTFD;
       else if (g_str_equal (w, "raw_futex"))
         m.name = "raw_futex", m.kind = M_RAW_FUTEX;
+      else if (g_str_equal (w, "value_1p"))
+        m.name = "value_1p", m.kind = M_VALUE_1P, m.iterations = increments;
+      else if (g_str_equal (w, "raw_value"))
+        m.name = "raw_value", m.kind = M_RAW_VALUE, m.iterations = increments;
       else if (g_str_equal (w, "raw_lock"))
         m.name = "raw_lock", m.kind = M_RAW_LOCK, m.iterations = lock_pairs;
       else
@@ -918,7 +1045,7 @@ main (int    argc,
                       "raw_futex)\n", w);
           return 2;
         }
-      m.ops = m.kind == M_VALUE ? 2 * m.iterations : m.iterations;
+      m.ops = m.kind == M_VALUE || m.kind == M_RAW_VALUE ? 2 * m.iterations : m.iterations;
       m.seconds = g_array_new (FALSE, FALSE, sizeof (double));
       g_array_append_val (measures, m);
     }
@@ -947,6 +1074,12 @@ main (int    argc,
             break;
           case M_RAW_LOCK:
             ok = measure_raw_lock_once (m, &error);
+            break;
+          case M_VALUE_1P:
+            ok = measure_value_1p_once (m, &error);
+            break;
+          case M_RAW_VALUE:
+            ok = measure_raw_value_once (m, &error);
             break;
           default:
             ok = measure_raw_once (m, &error);

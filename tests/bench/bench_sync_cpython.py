@@ -1,6 +1,6 @@
 # bench_sync_cpython.py: the CPython side of the sync benchmark
 #
-#   python3 bench_sync_cpython.py [--what lock,rlock,event,condition,condition2,value]
+#   python3 bench_sync_cpython.py [--what lock,rlock,event,condition,condition2,value,value_1p]
 #       [--lock-pairs N] [--round-trips N] [--increments N] [--repeat N]
 #       [--start-method M] [--quick] [--json]
 #
@@ -30,6 +30,8 @@
 #             clock runs from the earlier child's first increment to the
 #             later child's last (time.monotonic_ns, CLOCK_MONOTONIC as in
 #             the C program). The value must be 2 x N after.
+# value_1p    the same increments, --increments of them, in this process
+#             alone, for the analysis: what they cost without contention.
 #
 # Kept minimal on purpose: forkserver and spawn children import this script
 # again.
@@ -162,6 +164,22 @@ def measure_condition(ctx, name, n):
     return (t1 - t0) / 1e9
 
 
+def measure_value_1p(ctx, name, n):
+    import time
+    v = ctx.Value("i", 0)
+    for _ in range(LOCK_WARMUP):
+        with v.get_lock():
+            v.value += 1
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        with v.get_lock():
+            v.value += 1
+    t1 = time.perf_counter_ns()
+    if v.value != n + LOCK_WARMUP:
+        raise SystemExit(f"{name}: the value is {v.value} after {n + LOCK_WARMUP} increments")
+    return (t1 - t0) / 1e9
+
+
 def measure_value(ctx, name, n):
     v = ctx.Value("i", 0)
     go = ctx.Event()
@@ -186,6 +204,7 @@ MEASURES = {
     "condition": (measure_condition, "round_trips", 1, True),
     "condition2": (measure_condition, "round_trips", 1, True),
     "value": (measure_value, "increments", 2, True),
+    "value_1p": (measure_value_1p, "increments", 1, False),
 }
 
 

@@ -24,7 +24,10 @@
 # on a shared word: the floor of any lock made of an atomic word), rlock (an
 # uncontended MpRLock pair: the lock value's increments take), raw_futex and
 # raw_eventfd (a ping-pong through a bare futex or two bare eventfds between
-# two forked processes: what one sleep and wake-up per hop costs).
+# two forked processes: what one sleep and wake-up per hop costs), raw_value
+# (two forked processes incrementing an int under a bare spin lock: the
+# floor of value), and value_1p on both sides (the increments in one process
+# alone: what the calls cost without contention).
 #
 # The machine is shared and noisy, so the sides take turns: each round runs
 # the C program once and the CPython script once (each doing --repeat runs
@@ -56,14 +59,20 @@ LABELS = {
     "condition": ("condition round trips (one Condition)", "two processes, ping-pong through one Condition"),
     "value": ("value increments", "two processes, `with v.get_lock(): v.value += 1`, total"),
 }
+# The measurements for the analysis, (side, name, what it is), run in the
+# same rounds unless --no-analysis.
 FLOORS = {
-    "lock": [("raw_lock", "bare CAS/exchange pair on a shared word (floor)"),
-             ("rlock", "libmp MpRLock pair (analysis)")],
-    "event": [("raw_futex", "bare futex ping-pong, sleeping (analysis)"),
-              ("raw_eventfd", "bare eventfd ping-pong, sleeping (analysis)")],
-    "condition2": [("raw_futex", "bare futex ping-pong, sleeping (analysis)")],
-    "condition": [("raw_futex", "bare futex ping-pong, sleeping (analysis)")],
-    "value": [("rlock", "libmp MpRLock pair, uncontended (analysis)")],
+    "lock": [("libmp", "raw_lock", "bare CAS/exchange pair on a shared word (floor)"),
+             ("libmp", "rlock", "libmp MpRLock pair (analysis)"),
+             ("cpython", "rlock", "CPython RLock pair (analysis)")],
+    "event": [("libmp", "raw_futex", "bare futex ping-pong, sleeping (analysis)"),
+              ("libmp", "raw_eventfd", "bare eventfd ping-pong, sleeping (analysis)")],
+    "condition2": [("libmp", "raw_futex", "bare futex ping-pong, sleeping (analysis)")],
+    "condition": [("libmp", "raw_futex", "bare futex ping-pong, sleeping (analysis)")],
+    "value": [("libmp", "raw_value", "bare spin lock + int, 2 processes (floor)"),
+              ("libmp", "value_1p", "libmp, 1 process alone (analysis)"),
+              ("cpython", "value_1p", "CPython, 1 process alone (analysis)"),
+              ("libmp", "rlock", "libmp MpRLock pair, uncontended (analysis)")],
 }
 
 
@@ -114,10 +123,11 @@ def main():
     for w in wanted:
         if w not in MEASURES:
             sys.exit(f"run-bench-sync: unknown measurement {w!r} ({', '.join(MEASURES)})")
-    floors = []
+    floors, py_floors = [], []
     if not args.no_analysis:
         for w in wanted:
-            floors += [f for f, _ in FLOORS[w] if f not in floors]
+            floors += [f for side, f, _ in FLOORS[w] if side == "libmp" and f not in floors]
+            py_floors += [f for side, f, _ in FLOORS[w] if side == "cpython" and f not in py_floors]
     rounds = max(1, args.rounds)
     env = dict(os.environ)
     sizes = ["--lock-pairs", str(args.lock_pairs), "--round-trips", str(args.round_trips),
@@ -138,14 +148,15 @@ def main():
             info[key] = r
 
     c_what = wanted + floors
+    py_what = wanted + py_floors
     t_start = time.monotonic()
     load_start = os.getloadavg()[0]
     for r in range(rounds):
         k = r % len(c_what)
-        k_py = r % len(wanted)
+        k_py = r % len(py_what)
         jobs = [("libmp", [args.bench, "--what", ",".join(c_what[k:] + c_what[:k])] + sizes),
                 ("cpython", [args.python, args.cpython_script, "--what",
-                             ",".join(wanted[k_py:] + wanted[:k_py])] + sizes)]
+                             ",".join(py_what[k_py:] + py_what[:k_py])] + sizes)]
         if r % 2:
             jobs.reverse()
         for side, cmd in jobs:
@@ -205,7 +216,7 @@ def main():
                   f"{'M/s median':>10} {'M/s mean':>9} {'M/s best':>9}")
         print(header)
         print("  " + "-" * (len(header) - 2))
-        rows = [(text, ("libmp", f)) for f, text in FLOORS[name] if ("libmp", f) in samples]
+        rows = [(text, (side, f)) for side, f, text in FLOORS[name] if (side, f) in samples]
         rows += [(f"libmp ({name})", lib), (f"CPython multiprocessing ({name})", cpy)]
         for text, key in rows:
             if key not in samples:
@@ -222,8 +233,8 @@ def main():
               f"{', '.join(f'{x:.2f}' for x in per_round)}), {fmt(med_ratio, 1, 2)}x from the pooled "
               f"medians   target >= {TARGET_RATIO:.0f}x   {v}")
         floor_info = {}
-        for f, text in FLOORS[name]:
-            key = ("libmp", f)
+        for side, f, text in FLOORS[name]:
+            key = (side, f)
             if key in samples and f.startswith("raw"):
                 fr, _ = round_ratio(lib, key)
                 floor_info[f] = {"rate_median": rate(key), "libmp_over_floor": fr}
@@ -238,7 +249,12 @@ def main():
                   f"CPython {1e6 / rate(cpy):.2f} us")
         if name == "value" and rate(lib) and rate(cpy):
             print(f"  per increment (from the medians): libmp {1e9 / rate(lib):.0f} ns, "
-                  f"CPython {1e9 / rate(cpy):.0f} ns")
+                  f"CPython {1e9 / rate(cpy):.0f} ns; the target is {1e9 / (TARGET_RATIO * rate(cpy)):.0f} ns")
+            l1, c1 = rate(("libmp", "value_1p")), rate(("cpython", "value_1p"))
+            if l1 and c1:
+                r1, _ = round_ratio(("libmp", "value_1p"), ("cpython", "value_1p"))
+                print(f"  one process alone: libmp {1e9 / l1:.0f} ns, CPython {1e9 / c1:.0f} ns per increment, "
+                      f"ratio {fmt(r1, 1, 2)}x per round: the calls' cost, without contention")
         lines.append(f"{label}: libmp {unit(rate(lib))}, CPython {unit(rate(cpy))}, ratio "
                      f"{fmt(ratio, 1, 2)}x (target {TARGET_RATIO:.0f}x: {v})")
         summary[name] = {"libmp_rate_median": rate(lib), "cpython_rate_median": rate(cpy),
