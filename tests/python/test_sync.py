@@ -191,6 +191,21 @@ def condition_waiter(cond, ready, woken, done):
 
 
 @Mp.task
+def condition_waiter_quiet(cond, ready, done):
+    """As condition_waiter, for a waiter that may be killed."""
+    with cond:
+        ready.release()
+        expect(cond.wait(TIMEOUT), "never notified")
+    done.release()
+
+
+@Mp.task
+def add_halves(value, n):
+    for _ in range(n):
+        value.add(0.5)
+
+
+@Mp.task
 def condition_setter(cond, value, ready):
     """Waits until the parent waits (ready), then sets value to 1, 2, 3,
     notifying each time."""
@@ -673,6 +688,58 @@ class ConditionTests(SyncTestCase):
             cond.notify()
         t.join(TIMEOUT)
         self.assertEqual(results, [True])
+
+
+class CancelTests(SyncTestCase):
+    @staticmethod
+    def cancelled():
+        cancellable = Gio.Cancellable()
+        cancellable.cancel()
+        return cancellable
+
+    def test_semaphore(self):
+        sem = Mp.Semaphore(0)
+        self.assertIOError(Gio.IOErrorEnum.CANCELLED, sem.acquire, True, TIMEOUT, self.cancelled())
+        self.assertEqual(sem.get_value(), 0)
+
+    def test_rlock(self):
+        rlock = Mp.RLock()
+        t = threading.Thread(target=rlock.acquire)
+        t.start()
+        t.join(TIMEOUT)
+        self.assertIOError(Gio.IOErrorEnum.CANCELLED, rlock.acquire, True, None, self.cancelled())
+        self.assertFalse(rlock.is_owned())
+
+    def test_condition_wait(self):
+        cond = Mp.Condition()
+        with cond:
+            self.assertIOError(Gio.IOErrorEnum.CANCELLED, cond.wait, TIMEOUT, self.cancelled())
+            # Held again.
+            self.assertEqual(cond.lock.get_count(), 1)
+
+    def test_barrier(self):
+        # Cancelled before it arrived: it never did.
+        barrier = Mp.Barrier(2)
+        with self.assertRaises(threading.BrokenBarrierError):
+            barrier.wait(TIMEOUT, self.cancelled())
+        self.assertEqual(barrier.n_waiting, 0)
+        # Cancelled while waiting: that breaks the barrier, as a timeout does.
+        cancellable = Gio.Cancellable()
+        errors = []
+
+        def wait():
+            try:
+                barrier.wait(TIMEOUT, cancellable)
+            except threading.BrokenBarrierError as e:
+                errors.append(e)
+
+        t = threading.Thread(target=wait)
+        t.start()
+        self.wait_until(lambda: barrier.n_waiting == 1, "the thread to wait at the barrier")
+        cancellable.cancel()
+        t.join(TIMEOUT)
+        self.assertEqual(len(errors), 1)
+        self.assertTrue(barrier.broken)
 
 
 class EventTests(SyncTestCase):
@@ -1262,7 +1329,11 @@ class StartMethodTests:
         self.assertEqual(sem.get_value(), 2)
 
     def test_condition_notify_n(self):
-        cond = Mp.Condition()
+        for lock in (None, Mp.Lock()):
+            with self.subTest(lock=type(lock).__name__):
+                self._notify_n(Mp.Condition(lock))
+
+    def _notify_n(self, cond):
         ready, done = Mp.Semaphore(0), Mp.Semaphore(0)
         woken = Mp.Value("i", 0)
         children = [self.start(condition_waiter, (cond, ready, woken, done)) for _ in range(K_WAITERS)]
@@ -1284,6 +1355,29 @@ class StartMethodTests:
         for p in children:
             self.join_ok(p)
         self.assertEqual(woken.value, K_WAITERS)
+
+    def test_condition_dead_waiter(self):
+        # A waiter killed inside wait() takes no notification with it.
+        cond = Mp.Condition()
+        ready, done = Mp.Semaphore(0), Mp.Semaphore(0)
+        children = [self.start(condition_waiter_quiet, (cond, ready, done)) for _ in range(2)]
+        for _ in range(2):
+            self.assertTrue(ready.acquire(timeout=TIMEOUT), "a child never got ready")
+        with cond:   # both are inside wait() now
+            pass
+        children[0].kill()
+        self.assertTrue(children[0].join(TIMEOUT))
+        with cond:
+            cond.notify(1)
+        self.assertTrue(done.acquire(timeout=TIMEOUT), "the live waiter was not woken")
+        self.join_ok(children[1])
+
+    def test_atomic_add_double(self):
+        v = Mp.Value("d", 0.0, lock=False)
+        children = [self.start(add_halves, (v, 1000)) for _ in range(4)]
+        for p in children:
+            self.join_ok(p)
+        self.assertEqual(v.value, 2000.0)
 
     def test_condition_wait_for(self):
         cond = Mp.Condition()
