@@ -7,6 +7,10 @@
 #   into GVariants here.
 # - Standard output is flushed before a child exits.
 # - Process takes Python's keywords: target, args, name, daemon.
+# - Lock, RLock, Semaphore, BoundedSemaphore, Condition, Event, Barrier,
+#   Value, Array and SharedMemory behave as multiprocessing's; they, pipe
+#   ends and queues (every Mp.Shareable) travel in task and Pool arguments,
+#   results, pipes and queues, and come out as the same objects.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
@@ -19,6 +23,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 
 from gi.repository import Gio, GLib, GObject
 
@@ -251,6 +256,10 @@ def _wrap_run(run):
     return do_run
 
 
+# The args of processes not started yet, by process (see Process.__init__).
+_unstarted_args = weakref.WeakKeyDictionary()
+
+
 class Process(Mp.Process):
     """multiprocessing.Process on libmp: Process(target=task, args=(...),
     name=..., daemon=..., start_method=...). target is a task name or a
@@ -283,11 +292,15 @@ class Process(Mp.Process):
         if start_method is not None:
             props["start_method"] = _start_method(start_method)
         super().__init__(**props)
-        if target is not None:
+        if target is not None and args:
             # The args' references name this process's descriptors of the
             # objects in them (locks, queues...): those must live until the
-            # process has started, as Python's Process keeps its args.
-            self.__dict__["_mp_args"] = tuple(args)
+            # process has started, as Python's Process keeps its args. Not
+            # in the wrapper's __dict__: that makes PyGObject tie the
+            # wrapper to the GObject (a toggle reference), and a process
+            # never joined, which the runtime joins at exit, then crashed
+            # the interpreter's exit.
+            _unstarted_args[self] = tuple(args)
 
     @classmethod
     def new_for_func(cls, func, *user_data):
@@ -305,7 +318,10 @@ class Process(Mp.Process):
         # What the parent printed comes first, and a fork child must not
         # print it again.
         _flush()
-        return Mp.Process.start(self)
+        started = Mp.Process.start(self)
+        # The args went out with the start.
+        _unstarted_args.pop(self, None)
+        return started
 
     @property
     def state(self):
