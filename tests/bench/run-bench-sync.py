@@ -239,6 +239,11 @@ def main():
                 fr, _ = round_ratio(lib, key)
                 floor_info[f] = {"rate_median": rate(key), "libmp_over_floor": fr}
                 print(f"  libmp/{f:<11} {fmt(fr, 7, 2)}x per round   ({text}: {unit(rate(key))})")
+                if name != "lock":
+                    fc, _ = round_ratio(key, cpy)
+                    floor_info[f]["floor_over_cpython"] = fc
+                    print(f"  {f}/CPython {fmt(fc, 7, 2)}x per round   (what the floor itself reaches "
+                          f"against CPython here)")
         if name == "lock" and ("libmp", "raw_lock") in samples and rate(cpy):
             need = TARGET_RATIO * rate(cpy)
             print(f"  the target is {unit(need)} = {1e9 / need:.1f} ns per pair; the floor's pair takes "
