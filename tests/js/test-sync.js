@@ -30,12 +30,12 @@ imports.gi.versions.GLib = '2.0';
 imports.gi.versions.GObject = '2.0';
 imports.gi.versions.Gio = '2.0';
 imports.gi.versions.Mp = '1';
-const {GLib, Gio, Mp} = imports.gi;
+const {GLib, GObject, Gio, Mp} = imports.gi;
 const System = imports.system;
 
 imports.searchPath.unshift(GLib.path_get_dirname(System.programPath));
 const H = imports.harness;
-const {test, assert, assertEqual, assertGError, runPromise, drainMainContext} = H;
+const {test, assert, assertEqual, assertThrows, assertGError, drainMainContext} = H;
 
 const TIMEOUT = H.TIMEOUT_SECONDS;
 
@@ -282,6 +282,127 @@ Mp.register_task('shm-named', (args, _cancellable) => {
     expect(shm.get_name() === name, `opened as ${shm.get_name()}`);
     checkAndRewrite(shm, intArg(args, 1));
     return null;
+});
+
+// Takes the lock while another process may have died holding it, and
+// reports how: 'ok', or 'died' (OWNER_DIED, the lock held all the same);
+// then releases it. Arguments: '(vv)'.
+Mp.register_task('acquire-report', (args, _cancellable) => {
+    const lock = objArg(args, 0);
+    const reports = objArg(args, 1);
+    let how = 'ok';
+    try {
+        expect(lock.acquire(TIMEOUT, null), 'acquire returned false');
+    } catch (e) {
+        if (!(e instanceof GLib.Error && e.domain === MP_ERROR && e.code === Mp.Error.OWNER_DIED))
+            throw e;
+        how = 'died';
+    }
+    expect(lock.is_locked(), `${how}: the lock is not held`);
+    reports.put(new GLib.Variant('s', how), true, -1, null);
+    lock.release();
+    return null;
+});
+
+// The barrier's action: adds 1 to the value in '(v)'; refuses when the
+// value is negative.
+Mp.register_task('barrier-action', (args, _cancellable) => {
+    const value = objArg(args, 0);
+    if (value.get().get_int32() < 0)
+        throw new Error('the action refuses a negative count');
+    value.add(int(1));
+    return null;
+});
+
+// Passes the barrier n times (its action counts). Arguments: '(vi)'.
+Mp.register_task('barrier-n', (args, _cancellable) => {
+    const barrier = objArg(args, 0);
+    const n = intArg(args, 1);
+    expect(barrier.action === 'barrier-action', `the action arrived as ${barrier.action}`);
+    for (let i = 0; i < n; i++)
+        barrier.wait(PASS_TIMEOUT, null);
+    return null;
+});
+
+// Adds 1 n times without the lock: add() is atomic. Arguments: '(vi)'.
+Mp.register_task('add', (args, _cancellable) => {
+    const value = objArg(args, 0);
+    const n = intArg(args, 1);
+    const one = int(1);
+    for (let i = 0; i < n; i++)
+        value.add(one);
+    return null;
+});
+
+// n times: takes the semaphore, counts itself in inside, checks that at
+// most limit are inside, counts itself out, releases. Arguments: '(vvii)'.
+Mp.register_task('limited', (args, _cancellable) => {
+    const sem = objArg(args, 0);
+    const inside = objArg(args, 1);
+    const limit = intArg(args, 2);
+    const n = intArg(args, 3);
+    const one = int(1), minusOne = int(-1);
+    for (let i = 0; i < n; i++) {
+        expect(sem.acquire(TIMEOUT, null), 'acquire returned false');
+        const count = inside.add(one).get_int32();
+        expect(count <= limit, `${count} inside a semaphore of ${limit}`);
+        inside.add(minusOne);
+        sem.release();
+    }
+    return null;
+});
+
+// Sets the value in steps under the condition's lock, notifying each
+// time. Arguments: '(vvi)'.
+Mp.register_task('count-and-notify', (args, _cancellable) => {
+    const cond = objArg(args, 0);
+    const value = objArg(args, 1);
+    const n = intArg(args, 2);
+    for (let i = 1; i <= n; i++) {
+        expect(cond.acquire(TIMEOUT, null), 'acquire returned false');
+        value.set(int(i));
+        cond.notify_all();
+        cond.release();
+    }
+    return null;
+});
+
+// Gets an event and a lock from the queue (references as items), takes
+// the lock (free) and sets the event. Arguments: '(v)'.
+Mp.register_task('from-queue', (args, _cancellable) => {
+    const q = objArg(args, 0);
+    const ev = Mp.Shareable.new_from_variant(q.get(true, TIMEOUT, null));
+    const lock = Mp.Shareable.new_from_variant(q.get(true, TIMEOUT, null));
+    expect(ev instanceof Mp.Event && lock instanceof Mp.Lock, `got ${ev} and ${lock}`);
+    expect(lock.acquire(0, null), 'the lock is not free');
+    ev.set();
+    return null;
+});
+
+// ---- a subclass holding shared objects ----------------------------------------
+
+// Its lock, event and value travel as GObject properties: run() takes the
+// lock (which nobody holds), adds 1 to the value, sets the event and
+// releases the lock.
+const SyncWorker = GObject.registerClass({
+    GTypeName: 'TestJsSyncWorker',
+    Properties: {
+        'lock': GObject.ParamSpec.object('lock', 'Lock', 'A lock that travels',
+            GObject.ParamFlags.READWRITE, Mp.Lock),
+        'event': GObject.ParamSpec.object('event', 'Event', 'An event that travels',
+            GObject.ParamFlags.READWRITE, Mp.Event),
+        'value': GObject.ParamSpec.object('value', 'Value', 'A value that travels',
+            GObject.ParamFlags.READWRITE, Mp.Value),
+    },
+}, class SyncWorker extends Mp.Process {
+    vfunc_run(_cancellable) {
+        expect(this.lock instanceof Mp.Lock && this.event instanceof Mp.Event && this.value instanceof Mp.Value,
+            `the properties hold ${this.lock}, ${this.event}, ${this.value}`);
+        expect(this.lock.acquire(0, null), 'the lock is not free');
+        this.value.add(int(1));
+        this.event.set();
+        this.lock.release();
+    }
 });
 
 Mp.init(ARGV);
@@ -549,6 +670,33 @@ test('references: every class comes back from its variant, junk is refused', () 
     // A lock's reference is not an event's.
     assertIOError(() => Mp.Event.new_from_variant(Mp.Lock.new().to_variant()), Gio.IOErrorEnum.INVALID_ARGUMENT,
         'an event from a lock\'s reference');
+});
+
+test('bare constructors (new Mp.Lock() and the like) make working objects', () => {
+    const lock = new Mp.Lock();
+    assertEqual(lock.acquire(0, null), true);
+    assertIOError(() => lock.acquire(0, null), Gio.IOErrorEnum.TIMED_OUT, 'new Mp.Lock(): held');
+    lock.release();
+    const rlock = new Mp.RLock();
+    assertEqual([rlock.acquire(0, null), rlock.acquire(0, null), rlock.get_count()], [true, true, 2]);
+    rlock.release();
+    rlock.release();
+    const ev = new Mp.Event();
+    assertIOError(() => ev.wait(0, null), Gio.IOErrorEnum.TIMED_OUT, 'new Mp.Event(): not set');
+    ev.set();
+    assertEqual(ev.wait(0, null), true);
+    // Python's Semaphore() counts 1.
+    const sem = new Mp.Semaphore();
+    assertEqual(sem.get_value(), 1);
+    const cond = new Mp.Condition();
+    assert(cond.get_lock() instanceof Mp.RLock, `new Mp.Condition() waits with ${cond.get_lock()}`);
+    cond.acquire(0, null);
+    assertIOError(() => cond.wait(0.01, null), Gio.IOErrorEnum.TIMED_OUT, 'new Mp.Condition(): wait');
+    cond.release();
+    // Their references work.
+    for (const obj of [lock, rlock, ev, sem, cond])
+        assertEqual(Mp.Shareable.new_from_variant(obj.to_variant()).constructor, obj.constructor);
+    assertEqual(Mp.Event.new_from_variant(ev.to_variant()).is_set(), true);
 });
 
 // ---- Semaphore --------------------------------------------------------------------
@@ -822,6 +970,51 @@ for (const when of ['while it sleeps', 'right after wait_async']) {
     });
 }
 
+test('Condition: wait_for tests the predicate first and after each notify', () => {
+    const cond = Mp.Condition.new(null);
+    cond.acquire(0, null);
+    let calls = 0;
+    // True at once: no wait.
+    assertEqual(cond.wait_for(() => ++calls > 0, 0, null), true);
+    assertEqual(calls, 1);
+    // Never true: TIMED_OUT after about the timeout, the lock held again.
+    calls = 0;
+    assertTimesOut(() => cond.wait_for(() => {
+        calls++;
+        return false;
+    }, 0.2, null), 0.2, 'wait_for(false, 0.2)');
+    assert(calls >= 2, `the predicate was tested ${calls} times`);
+    assertEqual(cond.get_lock().get_count(), 1);
+    cond.release();
+    assertMpError(() => cond.wait_for(() => false, 0, null), Mp.Error.INVALID_STATE, 'wait_for without the lock');
+});
+
+test('Barrier: the action runs once per pass, in the last party; a failing one breaks the barrier', () => {
+    const count = Mp.Value.new('i', null, false);
+    const barrier = Mp.Barrier.new(2);
+    barrier.set_action('barrier-action', new GLib.Variant('(v)', [count.to_variant()]));
+    assertEqual(barrier.action, 'barrier-action');
+    for (let pass = 1; pass <= 3; pass++) {
+        const a = track(barrier.wait_async(TIMEOUT, null));
+        // The action has not run before the last party came.
+        assertEqual(count.get().get_int32(), pass - 1);
+        const b = barrier.wait(TIMEOUT, null);
+        assertEqual(count.get().get_int32(), pass);
+        assertEqual([outcome(a), b].sort(), [0, 1]);
+    }
+    // The action travels with the reference.
+    assertEqual(Mp.Barrier.new_from_variant(barrier.to_variant()).action, 'barrier-action');
+
+    // A failing action: the last party gets its error, the others
+    // BROKEN_BARRIER.
+    count.set(int(-1));
+    const a = track(barrier.wait_async(TIMEOUT, null));
+    const e = assertThrows(() => barrier.wait(TIMEOUT, null), 'the last party of a failing action');
+    assert(e.message.includes('the action refuses a negative count'), `the last party got ${e}`);
+    assertMpError(rethrow(rejection(a)), Mp.Error.BROKEN_BARRIER, 'a party when the action failed');
+    assertEqual(barrier.broken, true);
+});
+
 // ---- Value and Array --------------------------------------------------------------
 
 test('Value: every type, set, add (wrapping), refused types and values', () => {
@@ -1071,6 +1264,124 @@ for (const [m, method] of METHODS) {
             assertEqual(isHeld(lock), false);
         });
     }
+
+    test(`${m}: Lock: a holder killed while two processes wait: exactly one gets OWNER_DIED`, t => {
+        const lock = Mp.Lock.new();
+        const held = newEvent();
+        const never = newEvent();
+        const reports = Mp.Queue.new(0);
+        const holder = start(t, method, 'hold', new GLib.Variant('(vvvb)',
+            [lock.to_variant(), held.to_variant(), never.to_variant(), true]));
+        assertEqual(held.wait(TIMEOUT, null), true);
+        const mine = track(lock.acquire_async(TIMEOUT, null));
+        const waiter = start(t, method, 'acquire-report', new GLib.Variant('(vv)',
+            [lock.to_variant(), reports.to_variant()]));
+        assertEqual(settled(mine), false, 'acquire_async returned while the child holds the lock');
+        assertEqual(holder.kill(), true);
+        // This process takes the lock first or after the other waiter;
+        // either way the death is reported once.
+        let how;
+        try {
+            assertEqual(outcome(mine), true);
+            how = 'ok';
+        } catch (e) {
+            assertMpError(rethrow(e), Mp.Error.OWNER_DIED, 'acquire_async after the holder died');
+            how = 'died';
+        }
+        assertEqual(lock.is_locked(), true);
+        lock.release();
+        const other = reports.get(true, TIMEOUT, null).get_string()[0];
+        assertEqual([how, other].sort(), ['died', 'ok'], 'how this process and the other waiter got the lock');
+        joinOk(waiter);
+        assertEqual(holder.join(TIMEOUT), true);
+        assertEqual(holder.exitcode, -9);
+        assertEqual(lock.is_locked(), false);
+    });
+
+    test(`${m}: Semaphore(2): at most 2 of 4 children inside at once`, t => {
+        const sem = Mp.Semaphore.new(2, true);
+        const inside = Mp.Value.new('i', null, false);
+        const children = [];
+        for (let i = 0; i < 4; i++) {
+            children.push(start(t, method, 'limited', new GLib.Variant('(vvii)',
+                [sem.to_variant(), inside.to_variant(), 2, 200])));
+        }
+        for (const p of children)
+            joinOk(p);
+        assertEqual([sem.get_value(), inside.get().get_int32()], [2, 0]);
+    });
+
+    test(`${m}: Condition: wait_for a value that a child sets step by step`, t => {
+        const cond = Mp.Condition.new(Mp.Lock.new());
+        const value = Mp.Value.new('i', null, false);
+        assertEqual(cond.acquire(TIMEOUT, null), true);
+        const p = start(t, method, 'count-and-notify', new GLib.Variant('(vvi)',
+            [cond.to_variant(), value.to_variant(), 5]));
+        let calls = 0;
+        assertEqual(cond.wait_for(() => {
+            calls++;
+            return value.get().get_int32() >= 5;
+        }, TIMEOUT, null), true);
+        assertEqual(cond.get_lock().is_locked(), true);
+        assertEqual(value.get().get_int32(), 5);
+        assert(calls >= 2 && calls <= 6, `the predicate was tested ${calls} times`);
+        cond.release();
+        joinOk(p);
+    });
+
+    test(`${m}: Barrier: the action runs in the last party, once per pass`, t => {
+        const passes = 50;
+        const count = Mp.Value.new('i', null, false);
+        const barrier = Mp.Barrier.new(N_PARTIES);
+        barrier.set_action('barrier-action', new GLib.Variant('(v)', [count.to_variant()]));
+        const children = [];
+        for (let i = 0; i < N_PARTIES; i++)
+            children.push(start(t, method, 'barrier-n', new GLib.Variant('(vi)', [barrier.to_variant(), passes])));
+        for (const p of children)
+            joinOk(p);
+        assertEqual(count.get().get_int32(), passes);
+        assertEqual(barrier.broken, false);
+    });
+
+    test(`${m}: Value: add() is atomic, 4 children add 1 250 times without the lock`, t => {
+        const value = Mp.Value.new('x', null, false);
+        const children = [];
+        for (let i = 0; i < 4; i++)
+            children.push(start(t, method, 'add', new GLib.Variant('(vi)', [value.to_variant(), 250])));
+        for (const p of children)
+            joinOk(p);
+        assertEqual(value.get().unpack(), 1000);
+    });
+
+    test(`${m}: references through a queue and in subclass properties`, t => {
+        const q = Mp.Queue.new(0);
+        const ev = newEvent();
+        const lock = Mp.Lock.new();
+        q.put(ev.to_variant(), true, -1, null);
+        q.put(lock.to_variant(), true, -1, null);
+        const p = start(t, method, 'from-queue', new GLib.Variant('(v)', [q.to_variant()]));
+        assertEqual(ev.wait(TIMEOUT, null), true);
+        joinOk(p);
+        // The child took the lock and ended holding it: a Lock has no
+        // owner to die with, and stays taken.
+        assertEqual(lock.is_locked(), true);
+        lock.release();
+
+        const value = Mp.Value.new('i', int(41), false);
+        const ev2 = newEvent();
+        const worker = new SyncWorker({lock, event: ev2, value, start_method: method});
+        t.defer(() => {
+            if (worker.state === Mp.ProcessState.STARTED) {
+                worker.kill();
+                worker.join(TIMEOUT);
+            }
+        });
+        if (method === Mp.StartMethod.FORK)
+            System.gc();  // see startFork()
+        worker.start();
+        joinOk(worker);
+        assertEqual([ev2.is_set(), value.get().get_int32(), lock.is_locked()], [true, 42, false]);
+    });
 
     test(`${m}: Semaphore: acquire_async waits for a child's releases`, t => {
         const sem = Mp.Semaphore.new(0, false);
