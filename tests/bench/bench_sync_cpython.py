@@ -1,6 +1,7 @@
 # bench_sync_cpython.py: the CPython side of the sync benchmark
 #
-#   python3 bench_sync_cpython.py [--what lock,rlock,event,condition,condition2,value,value_1p]
+#   python3 bench_sync_cpython.py [--what lock,rlock,lock_with,event,condition,condition2,value,
+#       value_1p]
 #       [--lock-pairs N] [--round-trips N] [--increments N] [--repeat N]
 #       [--start-method M] [--quick] [--json]
 #
@@ -13,6 +14,9 @@
 #             methods kept in locals, the fastest way to call them), after
 #             10000 untimed ones.
 # rlock       the same with an RLock, for the analysis.
+# lock_with   the same pairs as `with lock: pass`, for the analysis: the
+#             usual way to write it, much slower in CPython (SemLock's
+#             __enter__ and __exit__ are Python methods).
 # event       a ping-pong through two Events between this process (A) and a
 #             child (B): A sets e1, waits for e2 and clears it; B waits for
 #             e1, clears it and sets e2. --round-trips (20000) timed round
@@ -115,6 +119,23 @@ def measure_lock(ctx, name, n):
     return (t1 - t0) / 1e9
 
 
+def measure_lock_with(ctx, name, n):
+    import time
+    lock = ctx.Lock()
+    for _ in range(LOCK_WARMUP):
+        with lock:
+            pass
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        with lock:
+            pass
+    t1 = time.perf_counter_ns()
+    if not lock.acquire(False):
+        raise SystemExit(f"{name}: the lock is still held")
+    lock.release()
+    return (t1 - t0) / 1e9
+
+
 def measure_event(ctx, name, n):
     import time
     e1, e2 = ctx.Event(), ctx.Event()
@@ -200,6 +221,7 @@ def measure_value(ctx, name, n):
 MEASURES = {
     "lock": (measure_lock, "lock_pairs", 1, False),
     "rlock": (measure_lock, "lock_pairs", 1, False),
+    "lock_with": (measure_lock_with, "lock_pairs", 1, False),
     "event": (measure_event, "round_trips", 1, True),
     "condition": (measure_condition, "round_trips", 1, True),
     "condition2": (measure_condition, "round_trips", 1, True),

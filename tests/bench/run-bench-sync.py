@@ -19,15 +19,17 @@
 #   value       two processes each increment one Value under its lock:
 #               total increments/s
 #
-# and, measured by the C program in the same rounds for the analysis (skip
-# them with --no-analysis): raw_lock (a bare compare-and-swap/exchange pair
-# on a shared word: the floor of any lock made of an atomic word), rlock (an
-# uncontended MpRLock pair: the lock value's increments take), raw_futex and
-# raw_eventfd (a ping-pong through a bare futex or two bare eventfds between
-# two forked processes: what one sleep and wake-up per hop costs), raw_value
-# (two forked processes incrementing an int under a bare spin lock: the
-# floor of value), and value_1p on both sides (the increments in one process
-# alone: what the calls cost without contention).
+# and, for the analysis (skip them with --no-analysis), measured by the C
+# program in the same rounds: raw_lock (a bare compare-and-swap/exchange
+# pair on a shared word: the floor of any lock made of an atomic word),
+# rlock (an uncontended MpRLock pair: the lock the value's increments take),
+# raw_futex and raw_eventfd (a ping-pong through a bare futex or two bare
+# eventfds between two forked processes: what one sleep and wake-up per hop
+# costs), raw_value (two forked processes incrementing an int under a bare
+# spin lock: the floor of value), value_1p (the increments in one process
+# alone: what the calls cost without contention); and by the CPython
+# script: rlock, value_1p and lock_with (`with lock: pass`, much slower in
+# CPython than the bound acquire/release the lock ratio is measured with).
 #
 # The machine is shared and noisy, so the sides take turns: each round runs
 # the C program once and the CPython script once (each doing --repeat runs
@@ -64,7 +66,8 @@ LABELS = {
 FLOORS = {
     "lock": [("libmp", "raw_lock", "bare CAS/exchange pair on a shared word (floor)"),
              ("libmp", "rlock", "libmp MpRLock pair (analysis)"),
-             ("cpython", "rlock", "CPython RLock pair (analysis)")],
+             ("cpython", "rlock", "CPython RLock pair (analysis)"),
+             ("cpython", "lock_with", "CPython `with lock: pass` (analysis)")],
     "event": [("libmp", "raw_futex", "bare futex ping-pong, sleeping (analysis)"),
               ("libmp", "raw_eventfd", "bare eventfd ping-pong, sleeping (analysis)")],
     "condition2": [("libmp", "raw_futex", "bare futex ping-pong, sleeping (analysis)")],
@@ -244,6 +247,12 @@ def main():
                     floor_info[f]["floor_over_cpython"] = fc
                     print(f"  {f}/CPython {fmt(fc, 7, 2)}x per round   (what the floor itself reaches "
                           f"against CPython here)")
+        if name == "lock" and ("cpython", "lock_with") in samples:
+            rw, _ = round_ratio(lib, ("cpython", "lock_with"))
+            floor_info["cpython_lock_with"] = {"rate_median": rate(("cpython", "lock_with")),
+                                               "libmp_over_it": rw}
+            print(f"  libmp/CPython `with lock:` {fmt(rw, 1, 2)}x per round (the ratio above is against "
+                  f"CPython's fastest form, bound acquire/release kept in locals)")
         if name == "lock" and ("libmp", "raw_lock") in samples and rate(cpy):
             need = TARGET_RATIO * rate(cpy)
             print(f"  the target is {unit(need)} = {1e9 / need:.1f} ns per pair; the floor's pair takes "
