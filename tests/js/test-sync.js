@@ -379,6 +379,30 @@ Mp.register_task('from-queue', (args, _cancellable) => {
     return null;
 });
 
+// Takes the condition's lock, notifies one waiter, says so through held,
+// and keeps the lock until it is killed. Arguments: '(vvv)'.
+Mp.register_task('notify-and-hang', (args, _cancellable) => {
+    const cond = objArg(args, 0);
+    const held = objArg(args, 1);
+    const never = objArg(args, 2);
+    expect(cond.acquire(TIMEOUT, null), 'acquire returned false');
+    cond.notify(1);
+    held.set();
+    never.wait(-1, null);
+    throw new Error('the holder that should be killed was let go');
+});
+
+// Waits on the condition forever, after saying so while it holds the
+// lock (see cond-wait). Arguments: '(vv)'.
+Mp.register_task('cond-wait-forever', (args, _cancellable) => {
+    const cond = objArg(args, 0);
+    const ready = objArg(args, 1);
+    expect(cond.acquire(TIMEOUT, null), 'acquire returned false');
+    ready.put(int(getpid()), true, -1, null);
+    cond.wait(-1, null);
+    throw new Error('the waiter that should be killed was woken');
+});
+
 // ---- a subclass holding shared objects ----------------------------------------
 
 // Its lock, event and value travel as GObject properties: run() takes the
@@ -667,6 +691,14 @@ test('references: every class comes back from its variant, junk is refused', () 
         assertEqual(Mp.Shareable.is_reference(junk), false, junk.print(true));
         assertIOError(() => Mp.Shareable.new_from_variant(junk), Gio.IOErrorEnum.INVALID_ARGUMENT, junk.print(true));
     }
+    // Boxed, as task arguments often carry them ('(v)'): still a reference
+    // for new_from_variant.
+    const boxed = new GLib.Variant('v', new GLib.Variant('v', Mp.Event.new().to_variant()));
+    assert(Mp.Shareable.new_from_variant(boxed) instanceof Mp.Event, 'a boxed reference');
+    // The barrier's timeout travels too.
+    const barrier = Mp.Barrier.new(2);
+    barrier.timeout = 2.5;
+    assertEqual(Mp.Barrier.new_from_variant(barrier.to_variant()).timeout, 2.5);
     // A lock's reference is not an event's.
     assertIOError(() => Mp.Event.new_from_variant(Mp.Lock.new().to_variant()), Gio.IOErrorEnum.INVALID_ARGUMENT,
         'an event from a lock\'s reference');
@@ -1381,6 +1413,42 @@ for (const [m, method] of METHODS) {
         worker.start();
         joinOk(worker);
         assertEqual([ev2.is_set(), value.get().get_int32(), lock.is_locked()], [true, 42, false]);
+    });
+
+    test(`${m}: Condition: the lock's holder killed while a woken wait_async relocks: OWNER_DIED, lock held`, t => {
+        const cond = Mp.Condition.new(null);
+        const held = newEvent();
+        const never = newEvent();
+        assertEqual(cond.acquire(0, null), true);
+        const waiting = track(cond.wait_async(TIMEOUT, null));
+        const p = start(t, method, 'notify-and-hang', new GLib.Variant('(vvv)',
+            [cond.to_variant(), held.to_variant(), never.to_variant()]));
+        assertEqual(held.wait(TIMEOUT, null), true);
+        // Notified, it waits for the lock the child keeps.
+        assertEqual(settled(waiting), false, 'wait_async returned while the child holds the lock');
+        assertEqual(p.kill(), true);
+        assertMpError(rethrow(rejection(waiting)), Mp.Error.OWNER_DIED, 'the wait when the lock\'s holder died');
+        const lock = cond.get_lock();
+        assertEqual([lock.is_owned(), lock.get_count()], [true, 1]);
+        cond.release();
+        assertEqual(p.join(TIMEOUT), true);
+        assertEqual(p.exitcode, -9);
+    });
+
+    test(`${m}: Condition: a waiter killed inside wait leaves no waiter behind for a later notify`, t => {
+        const cond = Mp.Condition.new(null);
+        const ready = Mp.Queue.new(0);
+        const p = start(t, method, 'cond-wait-forever', new GLib.Variant('(vv)', [cond.to_variant(), ready.to_variant()]));
+        ready.get(true, TIMEOUT, null);
+        // Once this process holds the lock, the child is inside wait.
+        assertEqual(cond.acquire(TIMEOUT, null), true);
+        assertEqual(p.kill(), true);
+        assertEqual(p.join(TIMEOUT), true);
+        // Nobody alive waits: the notify is lost, as in Python, and a wait
+        // that begins afterwards times out.
+        cond.notify(1);
+        assertIOError(() => cond.wait(0.05, null), Gio.IOErrorEnum.TIMED_OUT, 'a wait after a notify that only a dead waiter could take');
+        cond.release();
     });
 
     test(`${m}: Semaphore: acquire_async waits for a child's releases`, t => {
