@@ -1184,6 +1184,50 @@ class ReferenceTests(SyncTestCase):
         self.assertEqual(many["value"].value, 9)
 
 
+class ExitTests(SyncTestCase):
+    # A program that leaves children unjoined: Python's exit joins them (a
+    # daemonic one is terminated) and the program exits cleanly. The
+    # library's own C atexit handler runs after the interpreter is gone,
+    # where dropping a Python Process subclass crashed it.
+    SCRIPT = """
+import sys
+import gi
+gi.require_version("Mp", "1")
+from gi.repository import GObject, Mp
+
+class Worker(Mp.Process):
+    __gtype_name__ = "TestSyncExitWorker"
+    value = GObject.Property(type=Mp.Value)
+
+    def do_run(self):
+        self.value.add(1)
+
+@Mp.task
+def forever(ready):
+    ready.set()
+    Mp.Event().wait()
+
+Mp.init()
+value = Mp.Value("i", 0)
+ready = Mp.Event()
+Worker(value=value).start()
+Mp.Process(target=forever, args=(ready,), daemon=True).start()
+assert ready.wait(60)
+print("leaving")
+"""
+
+    def test_unjoined_children_at_exit(self):
+        import subprocess
+        import sys
+        for method in ("fork", "spawn", "forkserver"):
+            with self.subTest(method=method):
+                env = dict(os.environ, MP_START_METHOD=method)
+                done = subprocess.run([sys.executable, "-c", self.SCRIPT], env=env, capture_output=True,
+                                      text=True, timeout=TIMEOUT)
+                self.assertEqual(done.returncode, 0, done.stderr)
+                self.assertEqual(done.stdout, "leaving\n")
+
+
 # ---- across processes, in each start method ------------------------------------------
 
 

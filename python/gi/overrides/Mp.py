@@ -205,10 +205,38 @@ def task(func=None, *, name=None):
 __all__.append("task")
 
 
+def _exit_function():
+    """As multiprocessing's at exit, while Python still runs: daemonic
+    children are terminated, the others joined. The library does the same
+    in a C atexit handler, which runs after the interpreter is gone: its
+    last references to Python Process subclasses (and any exited handler)
+    would call into a dead interpreter (a crash at the exit of a program
+    that left such a process unjoined)."""
+    try:
+        children = Mp.active_children()
+        for p in children:
+            if p.get_daemon() and p.is_alive():
+                p.terminate()
+        for p in children:
+            Mp.Process.join(p, -1.0)
+    except Exception:
+        traceback.print_exc()
+    finally:
+        _flush()
+
+
+_exit_registered = False
+
+
 def init(argv=None):
+    global _exit_registered
     # The forkserver is forked in here: nothing buffered may be printed twice.
     _flush()
     Mp.init(list(sys.argv if argv is None else argv))
+    if not _exit_registered:
+        import atexit
+        atexit.register(_exit_function)
+        _exit_registered = True
 
 
 __all__.append("init")
