@@ -1304,6 +1304,29 @@ class StartMethodTests:
         self.assertTrue(lock.acquire(block=False))
         lock.release()
 
+    def test_holder_killed_while_waited_for(self):
+        # A thread here already waits when the holder dies: it gets the lock.
+        lock = Mp.Lock()
+        ready = Mp.Event()
+        p = self.start(hold_forever, (lock, ready))
+        self.assertTrue(ready.wait(TIMEOUT), "the child never took the lock")
+        outcome = []
+
+        def wait():
+            try:
+                outcome.append(lock.acquire(timeout=TIMEOUT))
+            except Mp.OwnerDiedError as e:
+                outcome.append(e)
+
+        t = threading.Thread(target=wait)
+        t.start()
+        p.kill()
+        t.join(TIMEOUT + SLACK)
+        self.assertEqual(len(outcome), 1)
+        self.assertIsInstance(outcome[0], Mp.OwnerDiedError)
+        self.assertTrue(lock.locked())
+        lock.release()
+
     def test_holder_killed_with(self):
         lock = Mp.Lock()
         self._kill_holder(lock)
