@@ -672,6 +672,38 @@ test('cancelled acquire_async and acquire: CANCELLED, the lock stays with its ho
     }
 });
 
+// An async acquire of a free lock (or semaphore) succeeds inside the
+// call; its result reaches the callback on the next main loop iteration.
+// A cancellable cancelled in between must not turn that success into
+// CANCELLED: the caller would never release what it holds. Either outcome
+// is right if it tells the truth: CANCELLED with nothing taken, or
+// success with the lock held.
+test('an acquire_async cancelled right after the call: CANCELLED only if nothing was taken', () => {
+    const cases = [
+        ['Lock', () => Mp.Lock.new(), lock => lock.is_locked() ? 1 : 0],
+        ['RLock', () => Mp.RLock.new(), lock => lock.get_count()],
+        ['Semaphore', () => Mp.Semaphore.new(1, false), sem => 1 - sem.get_value()],
+    ];
+    const problems = [];
+    for (const [name, make, taken] of cases) {
+        const obj = make();
+        const cancellable = new Gio.Cancellable();
+        const promise = track(obj.acquire_async(-1, cancellable));
+        cancellable.cancel();
+        let ok;
+        try {
+            ok = outcome(promise);
+        } catch (e) {
+            assertIOError(rethrow(e), Gio.IOErrorEnum.CANCELLED, name);
+            ok = false;
+        }
+        const n = taken(obj);
+        if (ok !== (n === 1))
+            problems.push(`${name}: ${ok ? 'succeeded' : 'CANCELLED'} with ${n} taken`);
+    }
+    assertEqual(problems, []);
+});
+
 test('references: every class comes back from its variant, junk is refused', () => {
     const objects = [
         Mp.Lock.new(), Mp.RLock.new(), Mp.Semaphore.new(1, false), Mp.Event.new(), Mp.Condition.new(null),
@@ -894,6 +926,48 @@ test('Condition: a wait with a cancelled cancellable leaves no waiter behind', (
             `${how}: a wait after a notify that nobody waited for`);
         cond.release();
     }
+});
+
+// The same for a condition: a waiter whose cancellable fires once it was
+// notified either reports the notification (success) or leaves it for
+// another waiter; it must not report CANCELLED and take it along. The
+// other waiter's bound (CANCEL_BOUND) makes a lost notification show as
+// its TIMED_OUT.
+const CANCEL_BOUND = 10;
+test('Condition: a wait_async cancelled after its notify loses no notification', () => {
+    const cond = Mp.Condition.new(null);
+    const cancellable = new Gio.Cancellable();
+    cond.acquire(0, null);
+    const first = track(cond.wait_async(-1, cancellable));
+    cond.acquire(0, null);
+    const second = track(cond.wait_async(CANCEL_BOUND, null));
+    cond.acquire(0, null);
+    cond.notify(1);
+    cond.release();
+    cancellable.cancel();
+    let firstWoken;
+    try {
+        firstWoken = outcome(first);
+    } catch (e) {
+        assertIOError(rethrow(e), Gio.IOErrorEnum.CANCELLED, 'the cancelled wait');
+        firstWoken = false;
+    }
+    cond.release();
+    if (firstWoken) {
+        // The second still waits for a notification of its own.
+        assertEqual(settled(second), false, 'one notify woke two waiters');
+        cond.acquire(0, null);
+        cond.notify(1);
+        cond.release();
+    }
+    let secondOutcome;
+    try {
+        secondOutcome = outcome(second);
+    } catch (e) {
+        secondOutcome = e;
+    }
+    assertEqual(secondOutcome, true, `the first waiter ${firstWoken ? 'was woken' : 'was CANCELLED'}; the other`);
+    cond.release();
 });
 
 test('Condition: wait_async is woken by notify, notify(1) wakes one of two', () => {
