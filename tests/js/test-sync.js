@@ -18,7 +18,9 @@
 // No test waits with a sleep: every wait that could last forever on a bug
 // has a TIMEOUT (an error then fails the test), and a main loop runs under
 // a TIMEOUT guard; only a bug reaches either bound. The only deliberate
-// waits are the timed acquires and waits whose TIMED_OUT is under test.
+// waits are the timed acquires and waits whose TIMED_OUT is under test;
+// the one state no event announces (a barrier's n_waiting) is polled
+// (pollUntil()) under the same bound.
 //
 // The async calls are used as promises (Gio._promisify), tracked from the
 // start (track()) and awaited with outcome(), which runs the default main
