@@ -1,11 +1,21 @@
 /* mp-condition.c: a condition variable shared between processes
  *
  * The cell's state counts the waiters that no notify has picked yet
- * (state[0]) and the notifications not yet taken (state[1]): notify(n)
- * moves up to n waiters from the first to the second, and a woken waiter
- * takes one. That is how notify(n) wakes exactly n, whoever they are.
- * A waiter that times out takes a notification if one is left (it was
- * notified after all) or leaves the count.
+ * (state[0]), the notifications not yet taken (state[1]) and the notifies
+ * so far (state[2], the epoch): notify(n) moves up to n waiters from the
+ * first count to the second and starts a new epoch, and a woken waiter
+ * takes one notification. A waiter may take one only if it began waiting
+ * before the last notify, so a notifier that waits right after notifying
+ * never takes its own notification. That is how notify(n) wakes exactly
+ * n of those waiting. A waiter that times out takes a notification if it
+ * may and one is left (it was notified after all) or leaves the count.
+ *
+ * Waiters sleep on the cell's eventfd, and every one sleeping there may
+ * take every notification left: a waiter that clears the eventfd and
+ * sleeps again never swallows a wake-up meant for another. Those that
+ * began after the last notify while its notifications are still being
+ * taken wait on a second cell (the gate) until they are all taken or a
+ * new notify comes.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -29,6 +39,7 @@ struct _MpCondition
 {
   GObject      parent_instance;
   MpSyncCell  *cell;
+  MpSyncCell  *gate;
   GObject     *lock;
 };
 
@@ -39,6 +50,47 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (MpCondition, mp_condition, G_TYPE_OBJECT,
 
 #define UNPICKED(shared)  ((shared)->state[0])
 #define NOTIFIED(shared)  ((shared)->state[1])
+#define EPOCH(shared)     ((shared)->state[2])
+
+typedef struct
+{
+  MpCondition *self;
+  guint64      epoch;   /* when the waiter began */
+  gboolean     taken;   /* a notification, by a give-up at the gate too */
+} Waiting;
+
+/* On the gate: until the notifications of the last notify, which this
+ * waiter may not take, are all taken, or a new notify picks it too. */
+static MpSyncStatus
+pass_gate (MpSyncCell  *gate,
+           gpointer     data,
+           pid_t       *watch,
+           GError     **error)
+{
+  Waiting *waiting = data;
+  MpSyncCell *cell = waiting->self->cell;
+  MpSyncShared *shared = mp_sync_cell_shared (cell);
+  gboolean open;
+
+  mp_sync_cell_guard (cell);
+  open = NOTIFIED (shared) == 0 || EPOCH (shared) > waiting->epoch;
+  mp_sync_cell_unguard (cell);
+  return open ? MP_SYNC_DONE_PASS_ON : MP_SYNC_WAIT;
+}
+
+/* Takes a notification this waiter may take, under the guard. */
+static gboolean
+take_locked (MpSyncShared *shared,
+             Waiting      *waiting,
+             gboolean     *open_gate)
+{
+  if (NOTIFIED (shared) == 0 || EPOCH (shared) <= waiting->epoch)
+    return FALSE;
+  if (--NOTIFIED (shared) == 0)
+    *open_gate = TRUE;
+  waiting->taken = TRUE;
+  return TRUE;
+}
 
 static MpSyncStatus
 take_notification (MpSyncCell  *cell,
@@ -46,16 +98,17 @@ take_notification (MpSyncCell  *cell,
                    pid_t       *watch,
                    GError     **error)
 {
+  Waiting *waiting = data;
   MpSyncShared *shared = mp_sync_cell_shared (cell);
   MpSyncStatus status = MP_SYNC_WAIT;
+  gboolean open_gate = FALSE;
 
   mp_sync_cell_guard (cell);
-  if (NOTIFIED (shared) > 0)
-    {
-      NOTIFIED (shared)--;
-      status = NOTIFIED (shared) > 0 ? MP_SYNC_DONE_PASS_ON : MP_SYNC_DONE;
-    }
+  if (take_locked (shared, waiting, &open_gate))
+    status = NOTIFIED (shared) > 0 ? MP_SYNC_DONE_PASS_ON : MP_SYNC_DONE;
   mp_sync_cell_unguard (cell);
+  if (open_gate)
+    mp_sync_cell_wake (waiting->self->gate);
   return status;
 }
 
@@ -64,20 +117,27 @@ stop_waiting (MpSyncCell  *cell,
               gpointer     data,
               GError     **error)
 {
-  MpSyncShared *shared = mp_sync_cell_shared (cell);
+  Waiting *waiting = data;
+  MpSyncCell *main_cell = waiting->self->cell;
+  MpSyncShared *shared = mp_sync_cell_shared (main_cell);
   MpSyncStatus status = MP_SYNC_FAILED;
+  gboolean open_gate = FALSE;
 
-  mp_sync_cell_guard (cell);
-  if (NOTIFIED (shared) > 0)
-    {
-      NOTIFIED (shared)--;
-      status = MP_SYNC_DONE;
-    }
+  mp_sync_cell_guard (main_cell);
+  if (take_locked (shared, waiting, &open_gate))
+    status = MP_SYNC_DONE;
   else if (UNPICKED (shared) > 0)
     UNPICKED (shared)--;
-  mp_sync_cell_unguard (cell);
+  mp_sync_cell_unguard (main_cell);
+  if (open_gate)
+    mp_sync_cell_wake (waiting->self->gate);
   return status;
 }
+
+static const MpSyncWaitFuncs gate_funcs = {
+  .attempt = pass_gate,
+  .give_up = stop_waiting,
+};
 
 static const MpSyncWaitFuncs wait_funcs = {
   .attempt = take_notification,
@@ -90,7 +150,8 @@ mp_condition_to_variant (MpShareable *shareable)
   MpCondition *self = MP_CONDITION (shareable);
 
   return mp_sync_cell_to_variant (self->cell, "mp:condition",
-                                  mp_shareable_to_variant (MP_SHAREABLE (self->lock)));
+                                  g_variant_new ("(vv)", mp_shareable_to_variant (MP_SHAREABLE (self->lock)),
+                                                 mp_sync_cell_to_variant (self->gate, "mp:condition-gate", NULL)));
 }
 
 static void
@@ -105,6 +166,7 @@ mp_condition_finalize (GObject *object)
   MpCondition *self = MP_CONDITION (object);
 
   g_clear_pointer (&self->cell, mp_sync_cell_unref);
+  g_clear_pointer (&self->gate, mp_sync_cell_unref);
   g_clear_object (&self->lock);
   G_OBJECT_CLASS (mp_condition_parent_class)->finalize (object);
 }
@@ -121,7 +183,10 @@ mp_condition_constructed (GObject *object)
   if (self->cell == NULL)
     {
       self->cell = mp_sync_cell_new_default (MP_SYNC_KIND_CONDITION);
+      self->gate = mp_sync_cell_new_default (MP_SYNC_KIND_CONDITION);
       self->lock = g_object_new (MP_TYPE_RLOCK, NULL);
+      if (self->gate == NULL)
+        g_clear_pointer (&self->cell, mp_sync_cell_unref);
     }
 }
 
@@ -137,14 +202,24 @@ mp_condition_init (MpCondition *self)
 {
 }
 
+/* Takes @cell, @gate and @lock. */
 static MpCondition *
 condition_new (MpSyncCell *cell,
+               MpSyncCell *gate,
                GObject    *lock)
 {
   MpCondition *self;
 
+  if (cell == NULL || gate == NULL || lock == NULL)
+    {
+      g_clear_pointer (&cell, mp_sync_cell_unref);
+      g_clear_pointer (&gate, mp_sync_cell_unref);
+      g_clear_object (&lock);
+      return NULL;
+    }
   mp_sync_cell_hand_over (cell);
   self = g_object_new (MP_TYPE_CONDITION, NULL);
+  self->gate = gate;
   self->lock = lock;
   return self;
 }
@@ -180,7 +255,8 @@ mp_condition_new (GObject  *lock,
   cell = mp_sync_cell_new (MP_SYNC_KIND_CONDITION, 0, error);
   if (cell == NULL)
     return NULL;
-  return condition_new (cell, g_steal_pointer (&own_lock));
+  return condition_new (cell, mp_sync_cell_new (MP_SYNC_KIND_CONDITION, 0, error),
+                        g_steal_pointer (&own_lock));
 }
 
 /**
@@ -198,17 +274,27 @@ MpCondition *
 mp_condition_new_from_variant (GVariant  *reference,
                                GError   **error)
 {
+  g_autoptr(GVariant) extra = NULL;
   g_autoptr(GVariant) lock_reference = NULL;
+  g_autoptr(GVariant) gate_reference = NULL;
   g_autoptr(MpShareable) lock = NULL;
-  MpSyncCell *cell;
+  MpSyncCell *cell, *gate;
 
   g_return_val_if_fail (reference != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   cell = mp_sync_cell_new_from_variant (reference, "mp:condition", MP_SYNC_KIND_CONDITION,
-                                        &lock_reference, error);
+                                        &extra, error);
   if (cell == NULL)
     return NULL;
+  if (!g_variant_is_of_type (extra, G_VARIANT_TYPE ("(vv)")))
+    {
+      mp_sync_cell_unref (cell);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           _("The reference of a condition is malformed"));
+      return NULL;
+    }
+  g_variant_get (extra, "(vv)", &lock_reference, &gate_reference);
   lock = mp_shareable_new_from_variant (lock_reference, error);
   if (lock != NULL && !MP_IS_LOCK (lock) && !MP_IS_RLOCK (lock))
     {
@@ -216,12 +302,9 @@ mp_condition_new_from_variant (GVariant  *reference,
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                            _("The reference of a condition does not hold a lock"));
     }
-  if (lock == NULL)
-    {
-      mp_sync_cell_unref (cell);
-      return NULL;
-    }
-  return condition_new (cell, G_OBJECT (g_steal_pointer (&lock)));
+  gate = lock ? mp_sync_cell_new_from_variant (gate_reference, "mp:condition-gate",
+                                               MP_SYNC_KIND_CONDITION, NULL, error) : NULL;
+  return condition_new (cell, gate, G_OBJECT (g_steal_pointer (&lock)));
 }
 
 /**
@@ -297,12 +380,16 @@ check_holder (MpCondition  *self,
 
 /* Counts the caller as a waiter and lets go of the lock. */
 static guint
-begin_wait (MpCondition *self)
+begin_wait (MpCondition *self,
+            Waiting     *waiting)
 {
   MpSyncShared *shared = mp_sync_cell_shared (self->cell);
 
+  waiting->self = self;
+  waiting->taken = FALSE;
   mp_sync_cell_guard (self->cell);
   UNPICKED (shared)++;
+  waiting->epoch = EPOCH (shared);
   mp_sync_cell_unguard (self->cell);
   return mp_lockable_release_save (self->lock);
 }
@@ -356,6 +443,7 @@ mp_condition_wait (MpCondition   *self,
                    GError       **error)
 {
   g_autoptr(GError) wait_error = NULL;
+  Waiting waiting;
   gint64 deadline;
   gboolean woken;
   guint saved;
@@ -366,14 +454,17 @@ mp_condition_wait (MpCondition   *self,
   if (!check_holder (self, error))
     return FALSE;
   deadline = mp_deadline_from_timeout (timeout);
-  saved = begin_wait (self);
-  woken = mp_sync_cell_wait (self->cell, &wait_funcs, NULL, deadline, cancellable, &wait_error);
+  saved = begin_wait (self, &waiting);
+  woken = mp_sync_cell_wait (self->gate, &gate_funcs, &waiting, deadline, cancellable, &wait_error) &&
+          (waiting.taken ||
+           mp_sync_cell_wait (self->cell, &wait_funcs, &waiting, deadline, cancellable, &wait_error));
   return end_wait (self, saved, woken, &wait_error, error);
 }
 
 typedef struct
 {
-  MpCondition *self;
+  Waiting      waiting;
+  gint64       deadline;
   guint        saved;
   gboolean     woken;
   GError      *wait_error;
@@ -396,7 +487,7 @@ relocked_cb (GObject      *source,
   GError *lock_error = NULL;
 
   g_task_propagate_boolean (G_TASK (result), &lock_error);
-  mp_lockable_restore (data->self->lock, data->saved);
+  mp_lockable_restore (data->waiting.self->lock, data->saved);
   if (lock_error != NULL)
     g_task_return_error (task, lock_error);
   else if (!data->woken)
@@ -405,6 +496,8 @@ relocked_cb (GObject      *source,
     g_task_return_boolean (task, TRUE);
 }
 
+static void relock_async (GTask *task);
+
 static void
 woken_cb (GObject      *source,
           GAsyncResult *result,
@@ -412,12 +505,41 @@ woken_cb (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   WaitData *data = g_task_get_task_data (task);
-  g_autoptr(GTask) relock = NULL;
 
   data->woken = g_task_propagate_boolean (G_TASK (result), &data->wait_error);
+  relock_async (task);
+}
+
+/* Past the gate: waits for a notification unless it took one there. */
+static void
+gate_passed_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WaitData *data = g_task_get_task_data (task);
+  g_autoptr(GTask) wait = NULL;
+
+  data->woken = g_task_propagate_boolean (G_TASK (result), &data->wait_error);
+  if (!data->woken || data->waiting.taken)
+    {
+      relock_async (task);
+      return;
+    }
+  wait = g_task_new (data->waiting.self, g_task_get_cancellable (task), woken_cb, g_object_ref (task));
+  g_task_set_task_data (wait, &data->waiting, NULL);
+  mp_sync_cell_wait_async (data->waiting.self->cell, &wait_funcs, wait, data->deadline);
+}
+
+static void
+relock_async (GTask *task)
+{
+  WaitData *data = g_task_get_task_data (task);
+  g_autoptr(GTask) relock = NULL;
+
   /* Not cancellable: the caller gets the lock back in any case. */
-  relock = g_task_new (data->self, NULL, relocked_cb, g_object_ref (task));
-  mp_sync_cell_wait_async (mp_lockable_get_cell (data->self->lock), &mp_lock_word_acquire_funcs,
+  relock = g_task_new (data->waiting.self, NULL, relocked_cb, g_object_ref (task));
+  mp_sync_cell_wait_async (mp_lockable_get_cell (data->waiting.self->lock), &mp_lock_word_acquire_funcs,
                            relock, -1);
 }
 
@@ -455,11 +577,12 @@ mp_condition_wait_async (MpCondition         *self,
       return;
     }
   data = g_new0 (WaitData, 1);
-  data->self = self;
+  data->deadline = mp_deadline_from_timeout (timeout);
   g_task_set_task_data (task, data, (GDestroyNotify) wait_data_free);
-  data->saved = begin_wait (self);
-  wait = g_task_new (self, cancellable, woken_cb, g_object_ref (task));
-  mp_sync_cell_wait_async (self->cell, &wait_funcs, wait, mp_deadline_from_timeout (timeout));
+  data->saved = begin_wait (self, &data->waiting);
+  wait = g_task_new (self, cancellable, gate_passed_cb, g_object_ref (task));
+  g_task_set_task_data (wait, &data->waiting, NULL);
+  mp_sync_cell_wait_async (self->gate, &gate_funcs, wait, data->deadline);
 }
 
 /**
@@ -545,11 +668,18 @@ notify (MpCondition  *self,
     return FALSE;
   mp_sync_cell_guard (self->cell);
   picked = MIN (n, UNPICKED (shared));
-  UNPICKED (shared) -= picked;
-  NOTIFIED (shared) += picked;
+  if (picked > 0)
+    {
+      UNPICKED (shared) -= picked;
+      NOTIFIED (shared) += picked;
+      EPOCH (shared)++;
+    }
   mp_sync_cell_unguard (self->cell);
   if (picked > 0)
-    mp_sync_cell_wake (self->cell);
+    {
+      mp_sync_cell_wake (self->cell);
+      mp_sync_cell_wake (self->gate);
+    }
   return TRUE;
 }
 

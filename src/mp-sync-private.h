@@ -61,6 +61,16 @@ typedef struct
 
 typedef struct _MpSyncCell MpSyncCell;
 
+/* Visible here so that the fast paths inline; only mp-sync.c writes it. */
+struct _MpSyncCell
+{
+  gatomicrefcount  ref_count;
+  int              shm_fd;
+  int              event_fd;
+  MpSyncShared    *shared;
+  gsize            map_size;
+};
+
 MpSyncCell   *mp_sync_cell_new            (MpSyncKind    kind,
                                            gsize         data_size,
                                            GError      **error);
@@ -75,7 +85,6 @@ void          mp_sync_cell_unref          (MpSyncCell   *cell);
 void          mp_sync_cell_get_fds        (MpSyncCell   *cell,
                                            int          *shm_fd,
                                            int          *event_fd);
-MpSyncShared *mp_sync_cell_shared         (MpSyncCell   *cell);
 gpointer      mp_sync_cell_data           (MpSyncCell   *cell);
 gsize         mp_sync_cell_data_size      (MpSyncCell   *cell);
 /* A read-only view of the data that keeps the cell mapped. */
@@ -87,8 +96,21 @@ GBytes       *mp_sync_cell_data_bytes     (MpSyncCell   *cell,
  * leaves state the classes keep consistent at every store. */
 void          mp_sync_cell_guard          (MpSyncCell   *cell);
 void          mp_sync_cell_unguard        (MpSyncCell   *cell);
-/* Wakes sleepers, if there are any. */
-void          mp_sync_cell_wake           (MpSyncCell   *cell);
+void          mp_sync_cell_signal         (MpSyncCell   *cell);
+
+static inline MpSyncShared *
+mp_sync_cell_shared (MpSyncCell *cell)
+{
+  return cell->shared;
+}
+
+/* Wakes sleepers, if there are any: no system call otherwise. */
+static inline void
+mp_sync_cell_wake (MpSyncCell *cell)
+{
+  if (__atomic_load_n (&cell->shared->sleepers, __ATOMIC_SEQ_CST) > 0)
+    mp_sync_cell_signal (cell);
+}
 
 typedef enum
 {

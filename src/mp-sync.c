@@ -27,14 +27,6 @@
 
 G_STATIC_ASSERT (sizeof (MpSyncShared) <= MP_SYNC_HEADER_SIZE);
 
-struct _MpSyncCell
-{
-  gatomicrefcount  ref_count;
-  int              shm_fd;
-  int              event_fd;
-  MpSyncShared    *shared;
-  gsize            map_size;
-};
 
 /* ---- who calls --------------------------------------------------------- */
 
@@ -52,8 +44,9 @@ guint64
 mp_sync_self_id (void)
 {
   static gsize registered = 0;
-  static __thread guint64 cached_id;
-  static __thread guint cached_generation;
+  /* initial-exec: no __tls_get_addr call in a lock's fast path. */
+  static __thread guint64 cached_id __attribute__ ((tls_model ("initial-exec")));
+  static __thread guint cached_generation __attribute__ ((tls_model ("initial-exec")));
 
   if (G_UNLIKELY (cached_generation != __atomic_load_n (&fork_generation, __ATOMIC_RELAXED)))
     {
@@ -303,12 +296,6 @@ mp_sync_cell_get_fds (MpSyncCell *cell,
   *event_fd = cell->event_fd;
 }
 
-MpSyncShared *
-mp_sync_cell_shared (MpSyncCell *cell)
-{
-  return cell->shared;
-}
-
 gpointer
 mp_sync_cell_data (MpSyncCell *cell)
 {
@@ -360,12 +347,10 @@ mp_sync_cell_unguard (MpSyncCell *cell)
 }
 
 void
-mp_sync_cell_wake (MpSyncCell *cell)
+mp_sync_cell_signal (MpSyncCell *cell)
 {
   guint64 one = 1;
 
-  if (__atomic_load_n (&cell->shared->sleepers, __ATOMIC_SEQ_CST) <= 0)
-    return;
   while (write (cell->event_fd, &one, sizeof one) < 0 && errno == EINTR)
     ;
 }
@@ -515,18 +500,22 @@ mp_sync_cell_wait (MpSyncCell             *cell,
     return FALSE;
 
   /* A short look before sleeping: a partner on the other core often
-   * answers within microseconds, and then nobody enters the kernel. */
+   * answers within microseconds, and then nobody enters the kernel. The
+   * clock is read only once the first attempt failed. */
   {
-    gint64 spin_until = g_get_monotonic_time () + MP_SPIN_US;
+    gint64 spin_until = -1;
     pid_t unused;
-
-    /* A wait with no time left only tries. */
-    if (deadline_us >= 0 && deadline_us < spin_until)
-      spin_until = 0;
 
     for (guint i = 1;; i++)
       {
         status = funcs->attempt (cell, data, &unused, error);
+        if (status == MP_SYNC_WAIT && spin_until < 0)
+          {
+            spin_until = g_get_monotonic_time () + MP_SPIN_US;
+            /* A wait with no time left only tries. */
+            if (deadline_us >= 0 && deadline_us < spin_until)
+              spin_until = 0;
+          }
         if (status != MP_SYNC_WAIT)
           {
             waiter_finish (&waiter, status);

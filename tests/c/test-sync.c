@@ -145,6 +145,39 @@ task_condition_waiter (GVariant *args, GCancellable *c, gpointer data, GError **
   return g_variant_new ("()");
 }
 
+#define N_TURNS 300
+
+static gboolean
+turn_is (MpValue *turn, gint32 want)
+{
+  g_autoptr(GVariant) now = g_variant_ref_sink (mp_value_get (turn));
+  return g_variant_get_int32 (now) == want;
+}
+
+/* Takes turns with the parent through one condition: waits for turn 1,
+ * gives turn 0 back and notifies, N_TURNS times. */
+static GVariant *
+task_take_turns (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  g_autoptr(MpCondition) cond = child_object (args, 0, MP_TYPE_CONDITION, error);
+  g_autoptr(MpValue) turn = child_object (args, 1, MP_TYPE_VALUE, error);
+
+  if (cond == NULL || turn == NULL)
+    return NULL;
+  for (int i = 0; i < N_TURNS; i++)
+    {
+      if (!mp_condition_acquire (cond, -1, NULL, error))
+        return NULL;
+      while (!turn_is (turn, 1))
+        if (!mp_condition_wait (cond, 120, NULL, error))
+          return NULL;
+      mp_value_set (turn, g_variant_new_int32 (0), NULL);
+      if (!mp_condition_notify (cond, 1, error) || !mp_condition_release (cond, error))
+        return NULL;
+    }
+  return g_variant_new ("()");
+}
+
 /* Passes the barrier N_PASSES times, counting the passes where it got
  * index 0. */
 static GVariant *
@@ -840,6 +873,33 @@ test_condition_notify_n (gconstpointer data)
   g_assert_cmpint (g_variant_get_int32 (n), ==, N_WAITERS);
 }
 
+/* Ping-pong through one condition: the notifier waits right after it
+ * notifies, and must not take its own notification (both would sleep). */
+static void
+test_condition_turns (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MpCondition) cond = mp_condition_new (NULL, &error);
+  g_autoptr(MpValue) turn = mp_value_new ("i", NULL, FALSE, &error);
+  g_autoptr(MpProcess) child = NULL;
+
+  child = test_start (method, "take-turns", g_variant_new ("(vv)", ref (cond), ref (turn)));
+  for (int i = 0; i < N_TURNS; i++)
+    {
+      g_assert_true (mp_condition_acquire (cond, -1, NULL, &error));
+      mp_value_set (turn, g_variant_new_int32 (1), NULL);
+      g_assert_true (mp_condition_notify (cond, 1, &error));
+      while (!turn_is (turn, 0))
+        {
+          g_assert_true (mp_condition_wait (cond, 120, NULL, &error));
+          g_assert_no_error (error);
+        }
+      g_assert_true (mp_condition_release (cond, &error));
+    }
+  test_join_ok (child);
+}
+
 /* Three parties pass 1000 times: one index 0 and one action per pass. */
 static void
 test_barrier_passes (gconstpointer data)
@@ -1006,6 +1066,7 @@ main (int   argc,
   mp_register_task ("hold-until", task_hold_until, NULL, NULL);
   mp_register_task ("condition-waiter", task_condition_waiter, NULL, NULL);
   mp_register_task ("barrier-party", task_barrier_party, NULL, NULL);
+  mp_register_task ("take-turns", task_take_turns, NULL, NULL);
   mp_register_task ("barrier-action", task_barrier_action, NULL, NULL);
   mp_register_task ("barrier-wait-once", task_barrier_wait_once, NULL, NULL);
   mp_register_task ("set-event", task_set_event, NULL, NULL);
@@ -1027,6 +1088,7 @@ main (int   argc,
   test_add_per_method ("sync", "owner-died", test_owner_died);
   test_add_per_method ("sync", "async-acquire", test_async_acquire);
   test_add_per_method ("sync", "condition-notify-n", test_condition_notify_n);
+  test_add_per_method ("sync", "condition-turns", test_condition_turns);
   test_add_per_method ("sync", "barrier-passes", test_barrier_passes);
   test_add_per_method ("sync", "barrier-broken", test_barrier_broken);
   test_add_per_method ("sync", "event-and-semaphore", test_event_and_semaphore);
