@@ -1457,13 +1457,11 @@ class StartMethodTests:
         self.assertTrue(done.acquire(timeout=TIMEOUT), "the live waiter was not woken")
         self.join_ok(children[1])
 
-    # src/mp-condition.c: notifications are a count that any waiter takes,
-    # including one that began waiting after the notify: here the notifier
-    # waits again at once and takes the notification meant for the other
-    # side, which sleeps on (Python's Condition wakes only waiters that
-    # were waiting when notify() ran). Remove the marker with the fix.
-    @unittest.expectedFailure
     def test_condition_ping_pong(self):
+        # Each side notifies and at once waits again: Python's Condition
+        # wakes only waiters that were waiting when notify() ran, so the
+        # notifier never takes its own notification (libmp's did, and both
+        # sides slept).
         cond = Mp.Condition()
         turn = Mp.Value("i", 0, lock=False)
         p = self.start(ping_pong, (cond, turn, 1, 0, N_ROUND_TRIPS))
