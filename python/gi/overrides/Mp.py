@@ -17,6 +17,8 @@
 import collections
 import importlib
 import inspect
+import numbers
+import operator
 import os
 import queue as _queue
 import sys
@@ -1243,9 +1245,19 @@ def _try_wait(call, block=True, timeout=None):
             return False
 
 
-def _acquire(call, block, timeout):
+def _acquire(raw, obj, block, timeout, cancellable):
+    """raw(obj, seconds, cancellable) is a lock's C acquire: one try
+    first (a free lock's fast path), then a sliced wait."""
     try:
-        return _try_wait(call, block, timeout)
+        try:
+            if raw(obj, 0.0, cancellable):
+                return True
+        except GLib.Error as e:
+            if not _timed_out(e):
+                raise
+        if not block or (timeout is not None and timeout <= 0):
+            return False
+        return _try_wait(lambda t: raw(obj, t, cancellable), True, timeout)
     except GLib.Error as e:
         if _matches(e, _MP_DOMAIN, Mp.Error.OWNER_DIED):
             raise _owner_died(e) from None
@@ -1255,12 +1267,24 @@ def _acquire(call, block, timeout):
 def _enter(lock):
     """`with lock:` — an owner that died is a warning there: the block
     runs with the lock held."""
-    import warnings
     try:
         return lock.acquire()
     except OwnerDiedError as e:
+        import warnings
         warnings.warn(f"{e} (the lock is held now)", RuntimeWarning, stacklevel=3)
         return True
+
+
+# The C methods, looked up once (the classes below override their names).
+_lock_acquire = Mp.Lock.acquire
+_lock_release = Mp.Lock.release
+_rlock_acquire = Mp.RLock.acquire
+_rlock_release = Mp.RLock.release
+_semaphore_acquire = Mp.Semaphore.acquire
+_semaphore_release = Mp.Semaphore.release
+_condition_acquire = Mp.Condition.acquire
+_value_get = Mp.Value.get
+_value_set = Mp.Value.set
 
 
 _TOO_MANY_RELEASES = "semaphore or lock released too many times"
@@ -1280,11 +1304,11 @@ class Lock(Mp.Lock):
         pass
 
     def acquire(self, block=True, timeout=None, cancellable=None):
-        return _acquire(lambda t: Mp.Lock.acquire(self, t, cancellable), block, timeout)
+        return _acquire(_lock_acquire, self, block, timeout, cancellable)
 
     def release(self):
         try:
-            Mp.Lock.release(self)
+            _lock_release(self)
         except GLib.Error as e:
             if _matches(e, _MP_DOMAIN, Mp.Error.INVALID_STATE):
                 raise ValueError(_TOO_MANY_RELEASES) from None
@@ -1320,11 +1344,11 @@ class RLock(Mp.RLock):
         pass
 
     def acquire(self, block=True, timeout=None, cancellable=None):
-        return _acquire(lambda t: Mp.RLock.acquire(self, t, cancellable), block, timeout)
+        return _acquire(_rlock_acquire, self, block, timeout, cancellable)
 
     def release(self):
         try:
-            Mp.RLock.release(self)
+            _rlock_release(self)
         except GLib.Error as e:
             if _matches(e, _MP_DOMAIN, Mp.Error.INVALID_STATE):
                 raise RuntimeError("cannot release un-acquired lock") from None
@@ -1357,11 +1381,11 @@ class Semaphore(Mp.Semaphore):
         pass
 
     def acquire(self, block=True, timeout=None, cancellable=None):
-        return _try_wait(lambda t: Mp.Semaphore.acquire(self, t, cancellable), block, timeout)
+        return _acquire(_semaphore_acquire, self, block, timeout, cancellable)
 
     def release(self):
         try:
-            Mp.Semaphore.release(self)
+            _semaphore_release(self)
         except GLib.Error as e:
             if _matches(e, _MP_DOMAIN, Mp.Error.INVALID_STATE):
                 raise ValueError(_TOO_MANY_RELEASES) from None
@@ -1379,7 +1403,6 @@ class Semaphore(Mp.Semaphore):
 
 
 def _new_semaphore(value, bounded):
-    import operator
     value = operator.index(value)
     if value < 0:
         raise ValueError("semaphore initial value must be >= 0")
@@ -1422,7 +1445,7 @@ class Condition(Mp.Condition):
         return self.get_lock()
 
     def acquire(self, block=True, timeout=None, cancellable=None):
-        return _acquire(lambda t: Mp.Condition.acquire(self, t, cancellable), block, timeout)
+        return _acquire(_condition_acquire, self, block, timeout, cancellable)
 
     def release(self):
         self.get_lock().release()
@@ -1523,7 +1546,6 @@ class Barrier(Mp.Barrier):
     TASK_FAILED with the traceback) and the barrier breaks for the others."""
 
     def __new__(cls, parties, action=None, timeout=None):
-        import operator
         parties = operator.index(parties)
         if parties < 1:
             raise ValueError("parties must be > 0")
@@ -1539,13 +1561,12 @@ class Barrier(Mp.Barrier):
         pass
 
     def wait(self, timeout=None, cancellable=None):
-        import threading as _threading
         try:
             return Mp.Barrier.wait(self, -1.0 if timeout is None else max(float(timeout), 0.0), cancellable)
         except GLib.Error as e:
             if _matches(e, _MP_DOMAIN, Mp.Error.BROKEN_BARRIER) or _timed_out(e) or \
                     _matches(e, _IO_DOMAIN, Gio.IOErrorEnum.CANCELLED):
-                raise _threading.BrokenBarrierError(e.message) from None
+                raise threading.BrokenBarrierError(e.message) from None
             raise
 
     @property
@@ -1583,6 +1604,20 @@ _RANGES = {
 }
 
 
+# Typed constructors and getters: GLib.Variant(format, value) and unpack()
+# parse in Python, several times slower.
+_VARIANT_NEW = {
+    "y": GLib.Variant.new_byte, "n": GLib.Variant.new_int16, "q": GLib.Variant.new_uint16,
+    "i": GLib.Variant.new_int32, "u": GLib.Variant.new_uint32, "x": GLib.Variant.new_int64,
+    "t": GLib.Variant.new_uint64, "d": GLib.Variant.new_double, "b": GLib.Variant.new_boolean,
+}
+_VARIANT_GET = {
+    "y": GLib.Variant.get_byte, "n": GLib.Variant.get_int16, "q": GLib.Variant.get_uint16,
+    "i": GLib.Variant.get_int32, "u": GLib.Variant.get_uint32, "x": GLib.Variant.get_int64,
+    "t": GLib.Variant.get_uint64, "d": GLib.Variant.get_double, "b": GLib.Variant.get_boolean,
+}
+
+
 def _typecode(typecode_or_type):
     """The Python typecode of a typecode or ctypes type."""
     code = typecode_or_type
@@ -1597,8 +1632,6 @@ def _typecode(typecode_or_type):
 def _pack(typecode, value):
     """value as a GVariant of typecode's type; TypeError for another kind,
     OverflowError out of the typecode's range (ctypes would wrap it)."""
-    import numbers
-    import operator
     if typecode == "c":
         if isinstance(value, (bytes, bytearray)) and len(value) == 1:
             return GLib.Variant.new_byte(value[0])
@@ -1617,11 +1650,11 @@ def _pack(typecode, value):
     low, high = _RANGES[typecode]
     if not low <= number <= high:
         raise OverflowError(f"{number} does not fit typecode {typecode!r} ({low} to {high})")
-    return GLib.Variant(_TYPECODES[typecode], number)
+    return _VARIANT_NEW[_TYPECODES[typecode]](number)
 
 
 def _unpack(typecode, variant):
-    value = variant.unpack()
+    value = _VARIANT_GET[_TYPECODES[typecode]](variant)
     if typecode == "c":
         return bytes((value,))
     return value
@@ -1668,17 +1701,16 @@ class Value(Mp.Value):
 
     @property
     def value(self):
-        return _unpack(self.typecode, Mp.Value.get(self))
+        return _unpack(self.typecode, _value_get(self))
 
     @value.setter
     def value(self, value):
-        Mp.Value.set(self, _pack(self.typecode, value))
+        _value_set(self, _pack(self.typecode, value))
 
     def add(self, delta):
         """Adds delta (a number, or a GLib.Variant) in one atomic step and
         returns the new value."""
         if not isinstance(delta, GLib.Variant):
-            import numbers
             if isinstance(delta, bool) or not isinstance(delta, numbers.Real):
                 raise TypeError(f"a number to add expected, not {type(delta).__name__}")
             if self.typecode in "fd":
@@ -1715,7 +1747,6 @@ class Array(Mp.Array):
     element, ValueError for a slice assignment of another length."""
 
     def __new__(cls, typecode_or_type, size_or_initializer, lock=True):
-        import operator
         typecode = _typecode(typecode_or_type)
         if not isinstance(lock, bool):
             raise TypeError("lock must be True or False: an Mp.Array carries its own lock")
@@ -1748,7 +1779,6 @@ class Array(Mp.Array):
         return self.get_length()
 
     def _index(self, index):
-        import operator
         try:
             i = operator.index(index)
         except TypeError:
@@ -1847,7 +1877,6 @@ class SharedMemory(Mp.SharedMemory):
 
     def __new__(cls, name=None, create=False, size=0):
         import errno
-        import operator
         size = operator.index(size)
         if size < 0:
             raise ValueError("'size' must be a positive integer")
