@@ -991,6 +991,10 @@ class ArrayTests(SyncTestCase):
         self.assertEqual(a[::2], [1, 3, 5])
         self.assertEqual(a[::-1], [5, 4, 3, 2, 1])
         self.assertEqual(a[1:100], [2, 3, 4, 5])
+        self.assertEqual(a[4:0:-2], [5, 3])
+        self.assertEqual(a[-1:-4:-1], [5, 4, 3])
+        self.assertEqual(a[1::3], [2, 5])
+        self.assertEqual(a[10:], [])
         for bad in (5, -6, 100):
             with self.assertRaises(IndexError) as cm:
                 a[bad]
@@ -1036,6 +1040,9 @@ class ArrayTests(SyncTestCase):
         self.assertEqual(c[0], b"h")
         self.assertEqual(c[:], b"hello")
         self.assertEqual(c[1:3], b"el")
+        self.assertEqual(c[::-1], b"olleh")
+        self.assertEqual(c[::2], b"hlo")
+        self.assertEqual(c[3:3], b"")
         c[0] = b"H"
         c[1:3] = b"EL"
         self.assertEqual(c[:], b"HELlo")
@@ -1061,6 +1068,18 @@ class ArrayTests(SyncTestCase):
             Mp.Array("i", 3, lock=Mp.Lock())
         with self.assertRaises(TypeError):
             Mp.Array("i", None)
+        with self.assertRaises(TypeError):
+            Mp.Array("i", 2.0)
+        with self.assertRaises(TypeError):
+            Mp.Array("d", [1.0, "2"])
+        with self.assertRaises(TypeError):
+            Mp.Array("c", [b"a", b"bc"])
+        with self.assertRaises(TypeError):
+            Mp.Array("c", "text")
+        with self.assertRaises(OverflowError):
+            Mp.Array("Q", [0, -1])
+        self.assertEqual(Mp.Array("Q", [2 ** 64 - 1])[:], [2 ** 64 - 1])
+        self.assertEqual(Mp.Array("c", [b"a", b"b"])[:], b"ab")
 
     def test_lock(self):
         a = Mp.Array("i", 3)

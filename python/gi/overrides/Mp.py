@@ -1653,6 +1653,56 @@ def _pack(typecode, value):
     return _VARIANT_NEW[_TYPECODES[typecode]](number)
 
 
+# The array module's codes for the elements of a GVariant array ("b" is a
+# byte), native layout as GVariant keeps them.
+_ARRAY_FORMAT = {"y": "B", "n": "h", "q": "H", "i": "i", "u": "I", "x": "q", "t": "Q", "d": "d", "b": "B"}
+
+
+def _array_variant(typecode, values):
+    """values (a sequence) as a GVariant array of typecode's type, each
+    checked as _pack() checks one, made in one go from their bytes."""
+    import array
+    if typecode == "c":
+        if isinstance(values, (bytes, bytearray)):
+            numbers_ = bytes(values)
+        else:
+            numbers_ = bytes(_pack("c", v).get_byte() for v in values)
+    elif typecode == "?":
+        numbers_ = [1 if v else 0 for v in values]
+    elif typecode in "fd":
+        numbers_ = list(values)
+        for v in numbers_:
+            if not isinstance(v, numbers.Real):
+                raise TypeError(f"must be real number, not {type(v).__name__}")
+        numbers_ = [float(v) for v in numbers_]
+    else:
+        values = list(values)
+        try:
+            numbers_ = [operator.index(v) for v in values]
+        except TypeError:
+            bad = next(v for v in values if not hasattr(type(v), "__index__"))
+            raise TypeError(f"int expected instead of {type(bad).__name__}") from None
+        low, high = _RANGES[typecode]
+        for n in numbers_:
+            if not low <= n <= high:
+                raise OverflowError(f"{n} does not fit typecode {typecode!r} ({low} to {high})")
+    gtype = _TYPECODES[typecode]
+    data = numbers_ if typecode == "c" else array.array(_ARRAY_FORMAT[gtype], numbers_).tobytes()
+    return GLib.Variant.new_from_bytes(GLib.VariantType.new("a" + gtype), GLib.Bytes.new(data), True)
+
+
+def _array_values(typecode, variant):
+    """The elements of a GVariant array of typecode's type: bytes for 'c',
+    else a list."""
+    data = variant.get_data_as_bytes().get_data() or b""
+    if typecode == "c":
+        return data
+    items = memoryview(data).cast(_ARRAY_FORMAT[_TYPECODES[typecode]]).tolist()
+    if typecode == "?":
+        return [bool(v) for v in items]
+    return items
+
+
 def _unpack(typecode, variant):
     value = _VARIANT_GET[_TYPECODES[typecode]](variant)
     if typecode == "c":
@@ -1757,11 +1807,10 @@ class Array(Mp.Array):
                 raise ValueError("Array length must be >= 0")
             array = Mp.Array.new(gtype, size, lock)
         else:
-            items = size_or_initializer
-            if typecode == "c" and isinstance(items, (bytes, bytearray)):
-                items = [bytes((b,)) for b in items]
-            packed = [_pack(typecode, v) for v in items]
-            array = Mp.Array.new_with_values(GLib.Variant.new_array(GLib.VariantType.new(gtype), packed), lock)
+            if size_or_initializer is None or isinstance(size_or_initializer, (str, float)):
+                raise TypeError(f"an Array takes a size or a sequence of initial values, not "
+                                f"{type(size_or_initializer).__name__}")
+            array = Mp.Array.new_with_values(_array_variant(typecode, size_or_initializer), lock)
         array.__dict__["_mp_typecode"] = typecode
         return array
 
@@ -1790,25 +1839,17 @@ class Array(Mp.Array):
             raise IndexError("invalid index")
         return i
 
-    def _slice_list(self, start, stop):
-        if stop <= start:
-            return []
-        items = Mp.Array.get_slice(self, start, stop)
-        if self.typecode == "c":
-            return [bytes((b,)) for b in items.get_data_as_bytes().get_data()]
-        return list(items.unpack())
-
     def __getitem__(self, index):
         if isinstance(index, slice):
-            start, stop, step = index.indices(self.get_length())
-            if step == 1:
-                items = self._slice_list(start, stop)
-            else:
-                items = [_unpack(self.typecode, Mp.Array.get(self, i)) for i in range(start, stop, step)]
-            if self.typecode == "c":
-                return b"".join(items)
-            if self.typecode == "?":
-                return [bool(v) for v in items]
+            positions = range(*index.indices(self.get_length()))
+            if not positions:
+                return b"" if self.typecode == "c" else []
+            low = min(positions[0], positions[-1])
+            high = max(positions[0], positions[-1]) + 1
+            # One copy of the elements the slice spans, in one go.
+            items = _array_values(self.typecode, Mp.Array.get_slice(self, low, high))
+            if positions.step != 1:
+                items = items[positions[0] - low::positions.step]
             return items
         return _unpack(self.typecode, Mp.Array.get(self, self._index(index)))
 
@@ -1817,17 +1858,19 @@ class Array(Mp.Array):
             start, stop, step = index.indices(self.get_length())
             positions = range(start, stop, step)
             if self.typecode == "c" and isinstance(value, (bytes, bytearray)):
-                value = [bytes((b,)) for b in value]
-            values = list(value)
+                values = bytes(value)
+            else:
+                values = list(value)
             if len(values) != len(positions):
                 raise ValueError("Can only assign sequence of same size")
-            packed = [_pack(self.typecode, v) for v in values]
-            if not packed:
+            if not values:
                 return
             if step == 1:
-                Mp.Array.set_slice(self, start, GLib.Variant.new_array(
-                    GLib.VariantType.new(_TYPECODES[self.typecode]), packed))
+                Mp.Array.set_slice(self, start, _array_variant(self.typecode, values))
             else:
+                if self.typecode == "c":
+                    values = [bytes((b,)) for b in values]
+                packed = [_pack(self.typecode, v) for v in values]
                 for i, v in zip(positions, packed):
                     Mp.Array.set(self, i, v)
             return
