@@ -661,6 +661,7 @@ arrived_cb (GObject      *source,
       return;
     }
   wait = g_task_new (self, g_task_get_cancellable (task), released_cb, g_object_ref (task));
+  g_task_set_check_cancellable (wait, FALSE);
   g_task_set_task_data (wait, &data->arrival, NULL);
   mp_sync_cell_wait_async (self->cell, &release_funcs, wait, data->deadline);
 }
@@ -692,12 +693,14 @@ mp_barrier_wait_async (MpBarrier           *self,
   AsyncArrival *data;
 
   task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_source_tag (task, mp_barrier_wait_async);
   data = g_new0 (AsyncArrival, 1);
   data->arrival.barrier = self;
   data->deadline = wait_deadline (self, timeout);
   g_task_set_task_data (task, data, g_free);
   wait = g_task_new (self, cancellable, arrived_cb, g_object_ref (task));
+  g_task_set_check_cancellable (wait, FALSE);
   g_task_set_task_data (wait, &data->arrival, NULL);
   mp_sync_cell_wait_async (self->gate, &arrive_funcs, wait, data->deadline);
 }

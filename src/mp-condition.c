@@ -14,8 +14,12 @@
  * take every notification left: a waiter that clears the eventfd and
  * sleeps again never swallows a wake-up meant for another. Those that
  * began after the last notify while its notifications are still being
- * taken wait on a second cell (the gate) until they are all taken or a
- * new notify comes.
+ * taken wait at a gate until they are all taken or a new notify comes.
+ * There are two gates, for odd and even epochs, so that those who may
+ * pass (an older epoch) do not share an eventfd with those who may not
+ * (this epoch). As a safety net against a wake-up swallowed all the same
+ * (a waiter that slept through two notifies), gate waits look again
+ * every few milliseconds.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -39,9 +43,11 @@ struct _MpCondition
 {
   GObject      parent_instance;
   MpSyncCell  *cell;
-  MpSyncCell  *gate;
+  MpSyncCell  *gates[2];   /* by epoch parity */
   GObject     *lock;
 };
+
+#define GATE_RECHECK_US (5 * 1000)
 
 static void mp_condition_shareable_init (MpShareableInterface *iface);
 
@@ -78,6 +84,13 @@ pass_gate (MpSyncCell  *gate,
   return open ? MP_SYNC_DONE_PASS_ON : MP_SYNC_WAIT;
 }
 
+static void
+open_gates (MpCondition *self)
+{
+  mp_sync_cell_wake (self->gates[0]);
+  mp_sync_cell_wake (self->gates[1]);
+}
+
 /* Takes a notification this waiter may take, under the guard. */
 static gboolean
 take_locked (MpSyncShared *shared,
@@ -108,7 +121,7 @@ take_notification (MpSyncCell  *cell,
     status = NOTIFIED (shared) > 0 ? MP_SYNC_DONE_PASS_ON : MP_SYNC_DONE;
   mp_sync_cell_unguard (cell);
   if (open_gate)
-    mp_sync_cell_wake (waiting->self->gate);
+    open_gates (waiting->self);
   return status;
 }
 
@@ -130,13 +143,14 @@ stop_waiting (MpSyncCell  *cell,
     UNPICKED (shared)--;
   mp_sync_cell_unguard (main_cell);
   if (open_gate)
-    mp_sync_cell_wake (waiting->self->gate);
+    open_gates (waiting->self);
   return status;
 }
 
+/* No give_up: a gate wait times out every few milliseconds to look again
+ * (see above); the caller gives up at its own deadline. */
 static const MpSyncWaitFuncs gate_funcs = {
   .attempt = pass_gate,
-  .give_up = stop_waiting,
 };
 
 static const MpSyncWaitFuncs wait_funcs = {
@@ -150,8 +164,9 @@ mp_condition_to_variant (MpShareable *shareable)
   MpCondition *self = MP_CONDITION (shareable);
 
   return mp_sync_cell_to_variant (self->cell, "mp:condition",
-                                  g_variant_new ("(vv)", mp_shareable_to_variant (MP_SHAREABLE (self->lock)),
-                                                 mp_sync_cell_to_variant (self->gate, "mp:condition-gate", NULL)));
+                                  g_variant_new ("(vvv)", mp_shareable_to_variant (MP_SHAREABLE (self->lock)),
+                                                 mp_sync_cell_to_variant (self->gates[0], "mp:condition-gate", NULL),
+                                                 mp_sync_cell_to_variant (self->gates[1], "mp:condition-gate", NULL)));
 }
 
 static void
@@ -166,7 +181,8 @@ mp_condition_finalize (GObject *object)
   MpCondition *self = MP_CONDITION (object);
 
   g_clear_pointer (&self->cell, mp_sync_cell_unref);
-  g_clear_pointer (&self->gate, mp_sync_cell_unref);
+  g_clear_pointer (&self->gates[0], mp_sync_cell_unref);
+  g_clear_pointer (&self->gates[1], mp_sync_cell_unref);
   g_clear_object (&self->lock);
   G_OBJECT_CLASS (mp_condition_parent_class)->finalize (object);
 }
@@ -183,9 +199,10 @@ mp_condition_constructed (GObject *object)
   if (self->cell == NULL)
     {
       self->cell = mp_sync_cell_new_default (MP_SYNC_KIND_CONDITION);
-      self->gate = mp_sync_cell_new_default (MP_SYNC_KIND_CONDITION);
+      self->gates[0] = mp_sync_cell_new_default (MP_SYNC_KIND_CONDITION);
+      self->gates[1] = mp_sync_cell_new_default (MP_SYNC_KIND_CONDITION);
       self->lock = g_object_new (MP_TYPE_RLOCK, NULL);
-      if (self->gate == NULL)
+      if (self->gates[0] == NULL || self->gates[1] == NULL)
         g_clear_pointer (&self->cell, mp_sync_cell_unref);
     }
 }
@@ -202,24 +219,27 @@ mp_condition_init (MpCondition *self)
 {
 }
 
-/* Takes @cell, @gate and @lock. */
+/* Takes @cell, @gates and @lock. */
 static MpCondition *
 condition_new (MpSyncCell *cell,
-               MpSyncCell *gate,
+               MpSyncCell *gate0,
+               MpSyncCell *gate1,
                GObject    *lock)
 {
   MpCondition *self;
 
-  if (cell == NULL || gate == NULL || lock == NULL)
+  if (cell == NULL || gate0 == NULL || gate1 == NULL || lock == NULL)
     {
       g_clear_pointer (&cell, mp_sync_cell_unref);
-      g_clear_pointer (&gate, mp_sync_cell_unref);
+      g_clear_pointer (&gate0, mp_sync_cell_unref);
+      g_clear_pointer (&gate1, mp_sync_cell_unref);
       g_clear_object (&lock);
       return NULL;
     }
   mp_sync_cell_hand_over (cell);
   self = g_object_new (MP_TYPE_CONDITION, NULL);
-  self->gate = gate;
+  self->gates[0] = gate0;
+  self->gates[1] = gate1;
   self->lock = lock;
   return self;
 }
@@ -256,6 +276,7 @@ mp_condition_new (GObject  *lock,
   if (cell == NULL)
     return NULL;
   return condition_new (cell, mp_sync_cell_new (MP_SYNC_KIND_CONDITION, 0, error),
+                        mp_sync_cell_new (MP_SYNC_KIND_CONDITION, 0, error),
                         g_steal_pointer (&own_lock));
 }
 
@@ -276,9 +297,10 @@ mp_condition_new_from_variant (GVariant  *reference,
 {
   g_autoptr(GVariant) extra = NULL;
   g_autoptr(GVariant) lock_reference = NULL;
-  g_autoptr(GVariant) gate_reference = NULL;
+  g_autoptr(GVariant) gate0_reference = NULL;
+  g_autoptr(GVariant) gate1_reference = NULL;
   g_autoptr(MpShareable) lock = NULL;
-  MpSyncCell *cell, *gate;
+  MpSyncCell *cell, *gate0 = NULL, *gate1 = NULL;
 
   g_return_val_if_fail (reference != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -287,14 +309,14 @@ mp_condition_new_from_variant (GVariant  *reference,
                                         &extra, error);
   if (cell == NULL)
     return NULL;
-  if (!g_variant_is_of_type (extra, G_VARIANT_TYPE ("(vv)")))
+  if (!g_variant_is_of_type (extra, G_VARIANT_TYPE ("(vvv)")))
     {
       mp_sync_cell_unref (cell);
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                            _("The reference of a condition is malformed"));
       return NULL;
     }
-  g_variant_get (extra, "(vv)", &lock_reference, &gate_reference);
+  g_variant_get (extra, "(vvv)", &lock_reference, &gate0_reference, &gate1_reference);
   lock = mp_shareable_new_from_variant (lock_reference, error);
   if (lock != NULL && !MP_IS_LOCK (lock) && !MP_IS_RLOCK (lock))
     {
@@ -302,9 +324,13 @@ mp_condition_new_from_variant (GVariant  *reference,
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                            _("The reference of a condition does not hold a lock"));
     }
-  gate = lock ? mp_sync_cell_new_from_variant (gate_reference, "mp:condition-gate",
-                                               MP_SYNC_KIND_CONDITION, NULL, error) : NULL;
-  return condition_new (cell, gate, G_OBJECT (g_steal_pointer (&lock)));
+  if (lock != NULL)
+    gate0 = mp_sync_cell_new_from_variant (gate0_reference, "mp:condition-gate",
+                                           MP_SYNC_KIND_CONDITION, NULL, error);
+  if (gate0 != NULL)
+    gate1 = mp_sync_cell_new_from_variant (gate1_reference, "mp:condition-gate",
+                                           MP_SYNC_KIND_CONDITION, NULL, error);
+  return condition_new (cell, gate0, gate1, G_OBJECT (g_steal_pointer (&lock)));
 }
 
 /**
@@ -394,6 +420,49 @@ begin_wait (MpCondition *self,
   return mp_lockable_release_save (self->lock);
 }
 
+static gint64
+gate_deadline (gint64 deadline)
+{
+  gint64 recheck = g_get_monotonic_time () + GATE_RECHECK_US;
+
+  return deadline >= 0 && deadline < recheck ? deadline : recheck;
+}
+
+/* A gate wait that ran out of time: looks again, unless the caller's own
+ * deadline passed or it was cancelled (then it gives up as a waiter). */
+static gboolean
+gate_wait_ended (Waiting       *waiting,
+                 gint64         deadline,
+                 GError       **wait_error)
+{
+  if (g_error_matches (*wait_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) &&
+      (deadline < 0 || g_get_monotonic_time () < deadline))
+    {
+      g_clear_error (wait_error);
+      return FALSE;
+    }
+  if (stop_waiting (waiting->self->cell, waiting, wait_error) == MP_SYNC_DONE)
+    g_clear_error (wait_error);
+  return TRUE;
+}
+
+static gboolean
+wait_at_gate (Waiting       *waiting,
+              gint64         deadline,
+              GCancellable  *cancellable,
+              GError       **wait_error)
+{
+  MpSyncCell *gate = waiting->self->gates[waiting->epoch % 2];
+
+  for (;;)
+    {
+      if (mp_sync_cell_wait (gate, &gate_funcs, waiting, gate_deadline (deadline), cancellable, wait_error))
+        return TRUE;
+      if (gate_wait_ended (waiting, deadline, wait_error))
+        return *wait_error == NULL;
+    }
+}
+
 /* The waiter holds the lock again however the wait ended; a report that
  * the lock's holder died wins over the wait's own outcome. */
 static gboolean
@@ -455,7 +524,7 @@ mp_condition_wait (MpCondition   *self,
     return FALSE;
   deadline = mp_deadline_from_timeout (timeout);
   saved = begin_wait (self, &waiting);
-  woken = mp_sync_cell_wait (self->gate, &gate_funcs, &waiting, deadline, cancellable, &wait_error) &&
+  woken = wait_at_gate (&waiting, deadline, cancellable, &wait_error) &&
           (waiting.taken ||
            mp_sync_cell_wait (self->cell, &wait_funcs, &waiting, deadline, cancellable, &wait_error));
   return end_wait (self, saved, woken, &wait_error, error);
@@ -510,6 +579,21 @@ woken_cb (GObject      *source,
   relock_async (task);
 }
 
+static void gate_passed_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+
+static void
+wait_at_gate_async (GTask *task)
+{
+  WaitData *data = g_task_get_task_data (task);
+  MpCondition *self = data->waiting.self;
+  g_autoptr(GTask) wait = g_task_new (self, g_task_get_cancellable (task), gate_passed_cb, g_object_ref (task));
+
+  g_task_set_check_cancellable (wait, FALSE);
+  g_task_set_task_data (wait, &data->waiting, NULL);
+  mp_sync_cell_wait_async (self->gates[data->waiting.epoch % 2], &gate_funcs, wait,
+                           gate_deadline (data->deadline));
+}
+
 /* Past the gate: waits for a notification unless it took one there. */
 static void
 gate_passed_cb (GObject      *source,
@@ -521,12 +605,22 @@ gate_passed_cb (GObject      *source,
   g_autoptr(GTask) wait = NULL;
 
   data->woken = g_task_propagate_boolean (G_TASK (result), &data->wait_error);
+  if (!data->woken)
+    {
+      if (!gate_wait_ended (&data->waiting, data->deadline, &data->wait_error))
+        {
+          wait_at_gate_async (task);
+          return;
+        }
+      data->woken = data->wait_error == NULL;
+    }
   if (!data->woken || data->waiting.taken)
     {
       relock_async (task);
       return;
     }
   wait = g_task_new (data->waiting.self, g_task_get_cancellable (task), woken_cb, g_object_ref (task));
+  g_task_set_check_cancellable (wait, FALSE);
   g_task_set_task_data (wait, &data->waiting, NULL);
   mp_sync_cell_wait_async (data->waiting.self->cell, &wait_funcs, wait, data->deadline);
 }
@@ -539,6 +633,7 @@ relock_async (GTask *task)
 
   /* Not cancellable: the caller gets the lock back in any case. */
   relock = g_task_new (data->waiting.self, NULL, relocked_cb, g_object_ref (task));
+  g_task_set_check_cancellable (relock, FALSE);
   mp_sync_cell_wait_async (mp_lockable_get_cell (data->waiting.self->lock), &mp_lock_word_acquire_funcs,
                            relock, -1);
 }
@@ -570,6 +665,7 @@ mp_condition_wait_async (MpCondition         *self,
   g_return_if_fail (MP_IS_CONDITION (self) && self->cell != NULL);
 
   task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_source_tag (task, mp_condition_wait_async);
   if (!check_holder (self, &error))
     {
@@ -580,9 +676,7 @@ mp_condition_wait_async (MpCondition         *self,
   data->deadline = mp_deadline_from_timeout (timeout);
   g_task_set_task_data (task, data, (GDestroyNotify) wait_data_free);
   data->saved = begin_wait (self, &data->waiting);
-  wait = g_task_new (self, cancellable, gate_passed_cb, g_object_ref (task));
-  g_task_set_task_data (wait, &data->waiting, NULL);
-  mp_sync_cell_wait_async (self->gate, &gate_funcs, wait, data->deadline);
+  wait_at_gate_async (task);
 }
 
 /**
@@ -678,7 +772,7 @@ notify (MpCondition  *self,
   if (picked > 0)
     {
       mp_sync_cell_wake (self->cell);
-      mp_sync_cell_wake (self->gate);
+      open_gates (self);
     }
   return TRUE;
 }

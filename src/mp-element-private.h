@@ -29,4 +29,15 @@ GVariant  *mp_element_add        (const char   *type_string,
                                   GVariant     *delta,
                                   GError      **error);
 
+/* Without a GVariant, for the typed accessors of MpValue: integers and
+ * booleans as gint64, "d" as a double. */
+gboolean   mp_element_load_int64  (const char   *type_string,
+                                   const void   *slot,
+                                   gint64       *value,
+                                   GError      **error);
+gboolean   mp_element_store_int64 (const char   *type_string,
+                                   void         *slot,
+                                   gint64        value,
+                                   GError      **error);
+
 G_END_DECLS

@@ -209,3 +209,67 @@ bad:
                g_variant_get_type_string (delta), type_string);
   return NULL;
 }
+
+static gboolean
+not_integer (const char  *type_string,
+             GError     **error)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               _("A value of type “%s” is not an integer"), type_string);
+  return FALSE;
+}
+
+gboolean
+mp_element_load_int64 (const char  *type_string,
+                       const void  *slot,
+                       gint64      *value,
+                       GError     **error)
+{
+  switch (type_string[0])
+    {
+    case 'b': *value = __atomic_load_n ((const guint8 *) slot, __ATOMIC_ACQUIRE) != 0; return TRUE;
+    case 'y': *value = __atomic_load_n ((const guint8 *) slot, __ATOMIC_ACQUIRE); return TRUE;
+    case 'n': *value = (gint16) __atomic_load_n ((const guint16 *) slot, __ATOMIC_ACQUIRE); return TRUE;
+    case 'q': *value = __atomic_load_n ((const guint16 *) slot, __ATOMIC_ACQUIRE); return TRUE;
+    case 'i': *value = (gint32) __atomic_load_n ((const guint32 *) slot, __ATOMIC_ACQUIRE); return TRUE;
+    case 'u': *value = __atomic_load_n ((const guint32 *) slot, __ATOMIC_ACQUIRE); return TRUE;
+    case 'x':
+    case 't': *value = (gint64) __atomic_load_n ((const guint64 *) slot, __ATOMIC_ACQUIRE); return TRUE;
+    default: return not_integer (type_string, error);
+    }
+}
+
+gboolean
+mp_element_store_int64 (const char  *type_string,
+                        void        *slot,
+                        gint64       value,
+                        GError     **error)
+{
+  gint64 low, high;
+
+  switch (type_string[0])
+    {
+    case 'b': low = 0; high = 1; break;
+    case 'y': low = 0; high = G_MAXUINT8; break;
+    case 'n': low = G_MININT16; high = G_MAXINT16; break;
+    case 'q': low = 0; high = G_MAXUINT16; break;
+    case 'i': low = G_MININT32; high = G_MAXINT32; break;
+    case 'u': low = 0; high = G_MAXUINT32; break;
+    case 'x': case 't': low = G_MININT64; high = G_MAXINT64; break;
+    default: return not_integer (type_string, error);
+    }
+  if (value < low || value > high)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("%" G_GINT64_FORMAT " does not fit a value of type “%s”"), value, type_string);
+      return FALSE;
+    }
+  switch (mp_element_size (type_string, NULL))
+    {
+    case 1: __atomic_store_n ((guint8 *) slot, (guint8) value, __ATOMIC_RELEASE); break;
+    case 2: __atomic_store_n ((guint16 *) slot, (guint16) value, __ATOMIC_RELEASE); break;
+    case 4: __atomic_store_n ((guint32 *) slot, (guint32) value, __ATOMIC_RELEASE); break;
+    default: __atomic_store_n ((guint64 *) slot, (guint64) value, __ATOMIC_RELEASE); break;
+    }
+  return TRUE;
+}

@@ -231,6 +231,7 @@ mp_event_wait_async (MpEvent             *self,
   g_return_if_fail (MP_IS_EVENT (self) && self->cell != NULL);
 
   task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_source_tag (task, mp_event_wait_async);
   mp_sync_cell_wait_async (self->cell, &wait_funcs, task, mp_deadline_from_timeout (timeout));
 }

@@ -262,6 +262,7 @@ mp_lock_acquire_async (MpLock              *self,
   g_return_if_fail (MP_IS_LOCK (self) && self->cell != NULL);
 
   task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_source_tag (task, mp_lock_acquire_async);
   mp_sync_cell_wait_async (self->cell, &mp_lock_word_acquire_funcs, task,
                            mp_deadline_from_timeout (timeout));

@@ -227,6 +227,7 @@ mp_rlock_acquire_async (MpRLock             *self,
   g_return_if_fail (MP_IS_RLOCK (self) && self->cell != NULL);
 
   task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_source_tag (task, mp_rlock_acquire_async);
   if (acquire_again (self))
     g_task_return_boolean (task, TRUE);

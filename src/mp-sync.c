@@ -496,8 +496,18 @@ mp_sync_cell_wait (MpSyncCell             *cell,
   MpSyncStatus status;
 
   waiter_init (&waiter, cell, funcs, data, deadline_us);
-  if (g_cancellable_set_error_if_cancelled (cancellable, error_out))
-    return FALSE;
+  /* Cancelled already: the class may still have to undo its part (a
+   * condition's waiter count) or find it is done. */
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    {
+      status = waiter_give_up (&waiter, error);
+      if (status == MP_SYNC_FAILED)
+        {
+          g_propagate_error (error_out, local_error);
+          return FALSE;
+        }
+      return TRUE;
+    }
 
   /* A short look before sleeping: a partner on the other core often
    * answers within microseconds, and then nobody enters the kernel. The
@@ -732,11 +742,22 @@ mp_sync_cell_wait_async (MpSyncCell             *cell,
   Waiter waiter;
   MpSyncStatus status;
 
-  if (g_task_return_error_if_cancelled (task))
-    return;
+  /* The task's result is what happened, even if the cancellable fires
+   * after the lock (or unit, or notification) was taken. */
+  g_task_set_check_cancellable (task, FALSE);
+  waiter_init (&waiter, cell, funcs, g_task_get_task_data (task), deadline_us);
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Operation was cancelled"));
+      status = waiter_give_up (&waiter, &error);
+      if (status == MP_SYNC_FAILED)
+        g_task_return_error (task, error);
+      else
+        g_task_return_boolean (task, TRUE);
+      return;
+    }
 
   /* The fast path needs no source. */
-  waiter_init (&waiter, cell, funcs, g_task_get_task_data (task), deadline_us);
   status = funcs->attempt (cell, waiter.data, &(pid_t) { 0 }, &error);
   if (status != MP_SYNC_WAIT)
     {

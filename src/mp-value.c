@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "mp.h"
@@ -239,6 +241,111 @@ mp_value_add (MpValue   *self,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   return mp_element_add (self->type_string, mp_sync_cell_data (self->cell), delta, error);
+}
+
+/**
+ * mp_value_get_int:
+ * @self: an #MpValue of an integer or boolean type
+ * @error: return location for a #GError
+ *
+ * Reads the value as an integer, without making a GVariant (a "t" value
+ * above %G_MAXINT64 comes back negative, as a cast would give it).
+ *
+ * Returns: the value, or 0 with %G_IO_ERROR_INVALID_ARGUMENT for a "d"
+ *   value
+ */
+gint64
+mp_value_get_int (MpValue  *self,
+                  GError  **error)
+{
+  gint64 value = 0;
+
+  g_return_val_if_fail (MP_IS_VALUE (self) && self->cell != NULL, 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  mp_element_load_int64 (self->type_string, mp_sync_cell_data (self->cell), &value, error);
+  return value;
+}
+
+/**
+ * mp_value_set_int:
+ * @self: an #MpValue of an integer or boolean type
+ * @value: the new value
+ * @error: return location for a #GError
+ *
+ * Writes the value without making a GVariant.
+ *
+ * Returns: %TRUE, or %FALSE with %G_IO_ERROR_INVALID_ARGUMENT when @value
+ *   does not fit the value's type or the value is a "d"
+ */
+gboolean
+mp_value_set_int (MpValue  *self,
+                  gint64    value,
+                  GError  **error)
+{
+  g_return_val_if_fail (MP_IS_VALUE (self) && self->cell != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return mp_element_store_int64 (self->type_string, mp_sync_cell_data (self->cell), value, error);
+}
+
+/**
+ * mp_value_get_double:
+ * @self: an #MpValue
+ *
+ * Reads the value as a double, without making a GVariant; integers are
+ * converted.
+ *
+ * Returns: the value
+ */
+double
+mp_value_get_double (MpValue *self)
+{
+  gint64 value;
+
+  g_return_val_if_fail (MP_IS_VALUE (self) && self->cell != NULL, 0);
+
+  if (self->type_string[0] == 'd')
+    {
+      guint64 bits = __atomic_load_n ((const guint64 *) mp_sync_cell_data (self->cell), __ATOMIC_ACQUIRE);
+      double d;
+      memcpy (&d, &bits, sizeof d);
+      return d;
+    }
+  mp_element_load_int64 (self->type_string, mp_sync_cell_data (self->cell), &value, NULL);
+  return self->type_string[0] == 't' ? (double) (guint64) value : (double) value;
+}
+
+/**
+ * mp_value_set_double:
+ * @self: an #MpValue of type "d"
+ * @value: the new value
+ * @error: return location for a #GError
+ *
+ * Writes a "d" value without making a GVariant.
+ *
+ * Returns: %TRUE, or %FALSE with %G_IO_ERROR_INVALID_ARGUMENT for a value
+ *   of another type
+ */
+gboolean
+mp_value_set_double (MpValue  *self,
+                     double    value,
+                     GError  **error)
+{
+  guint64 bits;
+
+  g_return_val_if_fail (MP_IS_VALUE (self) && self->cell != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->type_string[0] != 'd')
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("Expected a value of type “%s”, got “%s”"), self->type_string, "d");
+      return FALSE;
+    }
+  memcpy (&bits, &value, sizeof bits);
+  __atomic_store_n ((guint64 *) mp_sync_cell_data (self->cell), bits, __ATOMIC_RELEASE);
+  return TRUE;
 }
 
 /**

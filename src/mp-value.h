@@ -40,6 +40,19 @@ GVariant    *mp_value_add                   (MpValue              *self,
                                              GVariant             *delta,
                                              GError              **error);
 MP_AVAILABLE_IN_1_0
+gint64       mp_value_get_int               (MpValue              *self,
+                                             GError              **error);
+MP_AVAILABLE_IN_1_0
+gboolean     mp_value_set_int               (MpValue              *self,
+                                             gint64                value,
+                                             GError              **error);
+MP_AVAILABLE_IN_1_0
+double       mp_value_get_double            (MpValue              *self);
+MP_AVAILABLE_IN_1_0
+gboolean     mp_value_set_double            (MpValue              *self,
+                                             double                value,
+                                             GError              **error);
+MP_AVAILABLE_IN_1_0
 MpRLock     *mp_value_get_lock              (MpValue              *self);
 
 G_END_DECLS

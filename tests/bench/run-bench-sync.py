@@ -102,7 +102,7 @@ def main():
     parser.add_argument("--cpython-script", required=True, help="bench_sync_cpython.py")
     parser.add_argument("--python", default="/usr/bin/python3" if os.path.exists("/usr/bin/python3")
                         else sys.executable, help="the CPython to compare with")
-    parser.add_argument("--what", default="lock,event,condition2,value",
+    parser.add_argument("--what", default="lock,event,condition,condition2,value",
                         help="lock, event, condition2, condition, value, comma-separated")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement per program and round")

@@ -484,6 +484,26 @@ test_value_and_array (void)
   g_assert_cmpfloat (g_variant_get_double (got), ==, 0.75);
   g_clear_pointer (&got, g_variant_unref);
 
+  /* Typed, without GVariants. */
+  g_assert_cmpint (mp_value_get_int (value, &error), ==, 42);
+  g_assert_true (mp_value_set_int (value, -5, &error));
+  g_assert_cmpint (mp_value_get_int (value, &error), ==, -5);
+  g_assert_false (mp_value_set_int (value, G_MAXINT32 + (gint64) 1, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (mp_value_set_int (byte, -1, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_cmpint (mp_value_get_int (dbl, &error), ==, 0);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_cmpfloat (mp_value_get_double (dbl), ==, 0.75);
+  g_assert_cmpfloat (mp_value_get_double (value), ==, -5.0);
+  g_assert_true (mp_value_set_double (dbl, 1.5, &error));
+  g_assert_false (mp_value_set_double (value, 1.5, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
   g_assert_false (mp_value_set (value, g_variant_new_string ("no"), &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
