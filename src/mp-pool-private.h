@@ -8,6 +8,16 @@
  *   job    (t id, y kind, s task, v payload)
  *   reply  (t id, b ok, v value)   value on error: (s domain, i code, s message)
  *
+ * One message may carry several jobs (an array of them, MP_POOL_JOBS_TYPE)
+ * and several replies (MP_POOL_REPLIES_TYPE): the worker holds a reply
+ * while more jobs of the same message wait to run, at most
+ * MP_POOL_REPLY_HOLD_US, and sends what it holds once the message's jobs
+ * are done. As a held reply can die with its worker, the worker keeps
+ * the id of the job it is running (0 between jobs) in a shared page
+ * (MpPoolWorkerState, a memfd sent with its "ready"): the pool fails
+ * only that job when the worker dies and gives the others back. A worker
+ * without that page holds no reply.
+ *
  * A MP_POOL_JOB_APPLY payload is the task's arguments and its value the
  * task's result. A MP_POOL_JOB_CHUNK payload is an array whose elements
  * are each the arguments of one call, and its value the array of their
@@ -31,6 +41,20 @@ G_BEGIN_DECLS
 #define MP_POOL_WORKER_ARGS "(hsvu)"   /* channel, initializer, its args, max jobs */
 #define MP_POOL_JOB_TYPE    "(tysv)"
 #define MP_POOL_REPLY_TYPE  "(tbv)"
+#define MP_POOL_JOBS_TYPE   "a(tysv)"
+#define MP_POOL_REPLIES_TYPE "a(tbv)"
+
+/* At most this many jobs or replies in one message, and about this many
+ * bytes of payloads (a single larger one travels alone). */
+#define MP_POOL_BATCH_MAX    64
+#define MP_POOL_BATCH_BYTES  (32 * 1024)
+/* The longest a finished job's reply waits for the next ones. */
+#define MP_POOL_REPLY_HOLD_US 1000
+
+typedef struct
+{
+  guint64 running;   /* the id of the job running, 0 between jobs; atomic */
+} MpPoolWorkerState;
 
 typedef enum
 {

@@ -1,10 +1,11 @@
-/* mp-pool-worker.c: a pool worker's side: take a job, run it, answer
+/* mp-pool-worker.c: a pool worker's side: take jobs, run them, answer
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
@@ -154,6 +155,151 @@ run_job (GVariant  *job,
   return NULL;
 }
 
+/* ---- the worker's loop ------------------------------------------------------ */
+
+/* Replies waiting to go out together. A reply is held only while the
+ * worker has more jobs of the same message to run, and never longer than
+ * MP_POOL_REPLY_HOLD_US: a thread of its own sends what a long job would
+ * otherwise keep back. Sends are under the lock, from either thread. */
+typedef struct
+{
+  MpChannel   *channel;
+  GMutex       lock;
+  GCond        cond;
+  GPtrArray   *held;          /* of GVariant (MP_POOL_REPLY_TYPE), full references */
+  gsize        held_bytes;
+  gint64       held_since;
+  gboolean     flusher_idle;  /* waiting, untimed, for a first held reply */
+  gboolean     quit;
+  GThread     *flusher;
+  GError      *send_error;    /* the flusher's: the pool went away */
+} Replies;
+
+static gboolean
+flush_locked (Replies  *r,
+              GError  **error)
+{
+  g_autoptr(MpMessage) message = NULL;
+  GVariant *body;
+
+  if (r->held->len == 0)
+    return TRUE;
+  if (r->held->len == 1)
+    body = g_variant_ref (r->held->pdata[0]);
+  else
+    body = g_variant_new_array (G_VARIANT_TYPE (MP_POOL_REPLY_TYPE), (GVariant **) r->held->pdata, r->held->len);
+  message = mp_message_new (MP_WIRE_KIND_VALUE, body);
+  g_ptr_array_set_size (r->held, 0);
+  r->held_bytes = 0;
+  return mp_channel_send (r->channel, message, NULL, error);
+}
+
+static gpointer
+flusher_thread (gpointer data)
+{
+  Replies *r = data;
+
+  g_mutex_lock (&r->lock);
+  while (!r->quit)
+    {
+      gint64 due;
+
+      if (r->held->len == 0)
+        {
+          r->flusher_idle = TRUE;
+          g_cond_wait (&r->cond, &r->lock);
+          r->flusher_idle = FALSE;
+          continue;
+        }
+      due = r->held_since + MP_POOL_REPLY_HOLD_US;
+      if (g_get_monotonic_time () < due)
+        {
+          g_cond_wait_until (&r->cond, &r->lock, due);
+          continue;
+        }
+      if (!flush_locked (r, r->send_error == NULL ? &r->send_error : NULL))
+        break;
+    }
+  g_mutex_unlock (&r->lock);
+  return NULL;
+}
+
+/* One job's reply (taken): held while @more jobs of its message wait to
+ * run, sent otherwise (with the ones held before it). */
+static gboolean
+reply (Replies   *r,
+       GVariant  *body,
+       gboolean   more,
+       gboolean   may_hold,
+       GError   **error)
+{
+  gboolean ok = TRUE;
+
+  g_mutex_lock (&r->lock);
+  if (r->send_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&r->send_error));
+      g_mutex_unlock (&r->lock);
+      g_variant_unref (body);
+      return FALSE;
+    }
+  g_ptr_array_add (r->held, body);
+  r->held_bytes += g_variant_get_size (body);
+  if (!more || !may_hold || r->held->len >= MP_POOL_BATCH_MAX || r->held_bytes >= MP_POOL_BATCH_BYTES)
+    ok = flush_locked (r, error);
+  else if (r->held->len == 1)
+    {
+      r->held_since = g_get_monotonic_time ();
+      if (r->flusher == NULL)
+        r->flusher = g_thread_new ("mp-pool-replies", flusher_thread, r);
+      else if (r->flusher_idle)
+        g_cond_signal (&r->cond);
+    }
+  g_mutex_unlock (&r->lock);
+  return ok;
+}
+
+static gboolean
+replies_finish (Replies  *r,
+                GError  **error)
+{
+  gboolean ok;
+
+  g_mutex_lock (&r->lock);
+  r->quit = TRUE;
+  g_cond_signal (&r->cond);
+  g_mutex_unlock (&r->lock);
+  if (r->flusher != NULL)
+    g_thread_join (r->flusher);
+  r->flusher = NULL;
+  ok = flush_locked (r, error);
+  g_clear_error (&r->send_error);
+  g_ptr_array_unref (r->held);
+  g_mutex_clear (&r->lock);
+  g_cond_clear (&r->cond);
+  return ok;
+}
+
+/* The page the pool reads the running job's id from; NULL if there is
+ * none (the worker then holds no reply). *@fd is its descriptor. */
+static MpPoolWorkerState *
+make_state (int *fd)
+{
+  MpPoolWorkerState *state;
+
+  *fd = memfd_create ("mp-pool-worker", MFD_CLOEXEC);
+  if (*fd < 0)
+    return NULL;
+  if (ftruncate (*fd, sizeof (MpPoolWorkerState)) != 0 ||
+      (state = mmap (NULL, sizeof (MpPoolWorkerState), PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0)) == MAP_FAILED)
+    {
+      close (*fd);
+      *fd = -1;
+      return NULL;
+    }
+  return state;
+}
+
 GVariant *
 mp_pool_worker_run (GVariant      *args,
                     GCancellable  *cancellable,
@@ -162,10 +308,13 @@ mp_pool_worker_run (GVariant      *args,
 {
   g_autoptr(MpChannel) channel = NULL;
   g_autoptr(GVariant) initargs = NULL;
+  MpPoolWorkerState *state = NULL;
+  Replies replies = { 0 };
   const char *initializer;
   gint32 handle;
-  guint32 max_jobs;
-  int fd;
+  guint32 max_jobs, n = 0;
+  gboolean ok = TRUE, stop = FALSE;
+  int fd, state_fd = -1;
 
   if (!g_variant_is_of_type (args, G_VARIANT_TYPE (MP_POOL_WORKER_ARGS)))
     {
@@ -190,48 +339,78 @@ mp_pool_worker_run (GVariant      *args,
     }
 
   /* Started and initialized: the pool starts its jobs' clocks now, not
-   * while a spawned worker was still loading. */
+   * while a spawned worker was still loading. The page telling which job
+   * runs goes with it. */
   {
     g_autoptr(MpMessage) ready = mp_message_new (MP_WIRE_KIND_VALUE,
                                                  g_variant_new ("(tbv)", (guint64) 0, TRUE,
                                                                 g_variant_new ("()")));
+    state = make_state (&state_fd);
+    if (state != NULL)
+      mp_message_add_fd (ready, state_fd);
     if (!mp_channel_send (channel, ready, NULL, error))
-      return NULL;
+      {
+        if (state != NULL)
+          munmap (state, sizeof *state);
+        return NULL;
+      }
   }
 
-  for (guint32 n = 0; max_jobs == 0 || n < max_jobs; n++)
+  replies.channel = channel;
+  replies.held = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  g_mutex_init (&replies.lock);
+  g_cond_init (&replies.cond);
+
+  while (ok && !stop && (max_jobs == 0 || n < max_jobs))
     {
       g_autoptr(GError) receive_error = NULL;
-      g_autoptr(GError) job_error = NULL;
       g_autoptr(MpMessage) message = mp_channel_receive (channel, -1, NULL, &receive_error);
-      g_autoptr(MpMessage) reply = NULL;
-      g_autoptr(GVariant) value = NULL;
-      guint64 id = 0;
+      gsize n_jobs;
+      gboolean batch;
 
       /* The pool closed its end: nothing more to do. */
       if (message == NULL)
         break;
-      if (!g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_JOB_TYPE)))
+      batch = g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_JOBS_TYPE));
+      if (!batch && !g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_JOB_TYPE)))
         {
           g_set_error_literal (error, MP_ERROR, MP_ERROR_PROTOCOL, _("A pool worker got a malformed job"));
-          return NULL;
-        }
-      {
-        guint8 kind;
-
-        g_variant_get_child (message->body, 1, "y", &kind);
-        if (kind == MP_POOL_JOB_STOP)
+          ok = FALSE;
           break;
-      }
-      value = run_job (message->body, &id, &job_error);
-      if (value != NULL)
-        reply = mp_message_new (MP_WIRE_KIND_VALUE,
-                                g_variant_new ("(tbv)", id, TRUE, value));
-      else
-        reply = mp_message_new (MP_WIRE_KIND_VALUE,
-                                g_variant_new ("(tbv)", id, FALSE, mp_pool_error_to_variant (job_error)));
-      if (!mp_channel_send (channel, reply, NULL, error))
-        return NULL;
+        }
+      n_jobs = batch ? g_variant_n_children (message->body) : 1;
+      for (gsize i = 0; ok && i < n_jobs && (max_jobs == 0 || n < max_jobs); i++, n++)
+        {
+          g_autoptr(GVariant) job = batch ? g_variant_get_child_value (message->body, i)
+                                          : g_variant_ref (message->body);
+          g_autoptr(GError) job_error = NULL;
+          g_autoptr(GVariant) value = NULL;
+          guint64 id = 0;
+          guint8 kind;
+
+          g_variant_get_child (job, 0, "t", &id);
+          g_variant_get_child (job, 1, "y", &kind);
+          if (kind == MP_POOL_JOB_STOP)
+            {
+              stop = TRUE;
+              break;
+            }
+          if (state != NULL)
+            __atomic_store_n (&state->running, id, __ATOMIC_RELEASE);
+          value = run_job (job, &id, &job_error);
+          if (state != NULL)
+            __atomic_store_n (&state->running, 0, __ATOMIC_RELEASE);
+          ok = reply (&replies,
+                      g_variant_ref_sink (value != NULL
+                                            ? g_variant_new ("(tbv)", id, TRUE, value)
+                                            : g_variant_new ("(tbv)", id, FALSE, mp_pool_error_to_variant (job_error))),
+                      i + 1 < n_jobs, state != NULL, error);
+        }
     }
-  return g_variant_new ("()");
+
+  if (!replies_finish (&replies, ok ? error : NULL))
+    ok = FALSE;
+  if (state != NULL)
+    munmap (state, sizeof *state);
+  return ok ? g_variant_new ("()") : NULL;
 }

@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -44,9 +45,12 @@
  * the task once per item and answers with the chunk's results.
  */
 
-/* Jobs sent ahead to a worker while it runs one: it never waits for the
- * pool between jobs. */
+/* Messages of jobs sent to a worker at most: the one it runs, and one
+ * sent ahead so that it never waits for the pool between them. */
 #define PIPELINE_DEPTH 2
+/* How often a worker that was sent a job since cancelled is looked at:
+ * the job is killed if it starts. */
+#define CANCEL_POLL_MS 10
 
 typedef enum
 {
@@ -74,6 +78,7 @@ typedef struct
   gboolean        cancelled;     /* under the pool's lock */
   gboolean        timed_out;     /* the pool thread's */
   gboolean        answered;      /* its result is out already */
+  gboolean        ends_message;  /* the last job of the message it went in */
   gpointer        next_incoming; /* in MpPool.incoming */
 } Job;
 
@@ -97,7 +102,11 @@ struct _Worker
   MpChannel      *channel;
   GSource        *watch;
   GSource        *timer;
-  GQueue          inflight;      /* of Job: the head is running */
+  GSource        *cancel_poll;   /* while a job sent to it is cancelled */
+  GQueue          inflight;      /* of Job, in the order sent: the head is
+                                  * running or done with its reply held */
+  guint           n_messages;    /* messages of jobs not fully answered */
+  MpPoolWorkerState *state;      /* its page: the job it runs */
   guint           n_sent;
   gboolean        ready;         /* said so: job clocks run from now */
   gboolean        retiring;      /* sent all it may run */
@@ -546,6 +555,8 @@ queue_jobs (MpPool   *self,
             guint64   n_items,
             GError  **error)
 {
+  gboolean wake = FALSE;
+
   if (!ensure_started (self, error))
     goto fail;
   if (__atomic_load_n (&self->state, __ATOMIC_ACQUIRE) != POOL_RUNNING)
@@ -566,10 +577,15 @@ queue_jobs (MpPool   *self,
         jobs[i]->next_incoming = head;
       while (!__atomic_compare_exchange_n (&self->incoming, &head, jobs[i], TRUE,
                                            __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+      /* Only the first job after the pool thread took the stack wakes it:
+       * the others find it awake (or about to take them). */
+      if (head == NULL)
+        wake = TRUE;
     }
   __atomic_add_fetch (&self->n_submitted, n_items, __ATOMIC_RELAXED);
   progress_changed (self);
-  kick (self);
+  if (wake)
+    kick (self);
   return TRUE;
 
 fail:
@@ -851,6 +867,70 @@ cancelled_error (void)
   return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The task was cancelled"));
 }
 
+/* The id of the job @worker runs: from its page, or (a worker without
+ * one holds no reply) the head of the jobs sent to it. 0: none. */
+static guint64
+running_id (Worker *worker)
+{
+  Job *head;
+
+  if (worker->state != NULL)
+    return __atomic_load_n (&worker->state->running, __ATOMIC_ACQUIRE);
+  head = g_queue_peek_head (&worker->inflight);
+  return head != NULL ? head->id : 0;
+}
+
+static gboolean
+cancel_poll_cb (gpointer data);
+
+/* Kills @worker if the job it runs was cancelled; while a job sent to it
+ * is cancelled but not running (yet), looks again every CANCEL_POLL_MS. */
+static void
+check_cancelled (Worker *worker)
+{
+  guint64 running = running_id (worker);
+  gboolean waiting = FALSE;
+
+  if (worker->killed || worker->exited)
+    return;
+  for (GList *l = worker->inflight.head; l != NULL; l = l->next)
+    {
+      Job *job = l->data;
+
+      if (!job->cancelled)
+        continue;
+      if (job->id == running)
+        {
+          worker->killed = TRUE;
+          mp_process_kill (worker->process, NULL);
+          return;
+        }
+      waiting = TRUE;
+    }
+  if (waiting && worker->cancel_poll == NULL)
+    {
+      worker->cancel_poll = g_timeout_source_new (CANCEL_POLL_MS);
+      g_source_set_static_name (worker->cancel_poll, "[mp] pool cancelled job");
+      g_source_set_callback (worker->cancel_poll, cancel_poll_cb, worker, NULL);
+      g_source_attach (worker->cancel_poll, worker->pool->context);
+    }
+  else if (!waiting && worker->cancel_poll != NULL)
+    {
+      g_source_destroy (worker->cancel_poll);
+      g_clear_pointer (&worker->cancel_poll, g_source_unref);
+    }
+}
+
+static gboolean
+cancel_poll_cb (gpointer data)
+{
+  Worker *worker = data;
+
+  g_clear_pointer (&worker->cancel_poll, g_source_unref);
+  check_cancelled (worker);
+  return G_SOURCE_REMOVE;
+}
+
 /* The pool thread: what was cancelled leaves the queue; a running job's
  * worker is killed (its exit fails the job). */
 static void
@@ -909,10 +989,10 @@ handle_cancellations (MpPool *self)
   for (guint w = 0; w < self->workers->len; w++)
     {
       Worker *worker = self->workers->pdata[w];
-      Job *head = g_queue_peek_head (&worker->inflight);
 
-      /* Jobs sent ahead are answered now; their worker runs them, and
-       * their answers are dropped. The running one ends with its worker. */
+      /* Jobs sent to a worker are answered now. One that runs ends with
+       * its worker; the others' answers are dropped, and the worker is
+       * looked at until they are in, in case one starts and hangs. */
       for (GList *l = worker->inflight.head; l != NULL; l = l->next)
         {
           Job *job = l->data;
@@ -920,11 +1000,7 @@ handle_cancellations (MpPool *self)
           if (job->cancelled && !job->answered)
             job_done (self, job, NULL, cancelled_error ());
         }
-      if (head != NULL && head->cancelled && !worker->killed && !worker->exited)
-        {
-          worker->killed = TRUE;
-          mp_process_kill (worker->process, NULL);
-        }
+      check_cancelled (worker);
     }
 }
 
@@ -1035,6 +1111,13 @@ worker_free (Worker *worker)
       g_source_destroy (worker->timer);
       g_source_unref (worker->timer);
     }
+  if (worker->cancel_poll != NULL)
+    {
+      g_source_destroy (worker->cancel_poll);
+      g_source_unref (worker->cancel_poll);
+    }
+  if (worker->state != NULL)
+    munmap (worker->state, sizeof *worker->state);
   g_queue_clear_full (&worker->inflight, (GDestroyNotify) job_free);
   g_clear_object (&worker->channel);
   if (worker->process != NULL)
@@ -1047,8 +1130,8 @@ worker_free (Worker *worker)
 
 /* One answer from @worker: it is for the job at the head. */
 static gboolean
-handle_reply (Worker    *worker,
-              MpMessage *message)
+handle_one_reply (Worker   *worker,
+                  GVariant *reply)
 {
   MpPool *self = worker->pool;
   Job *job = g_queue_peek_head (&worker->inflight);
@@ -1056,26 +1139,68 @@ handle_reply (Worker    *worker,
   guint64 id;
   gboolean ok;
 
-  if (!g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_REPLY_TYPE)))
-    return FALSE;
-  g_variant_get (message->body, "(tbv)", &id, &ok, &value);
-  if (id == 0 && !worker->ready)
-    {
-      worker->ready = TRUE;
-      start_timer (worker);
-      return TRUE;
-    }
+  g_variant_get (reply, "(tbv)", &id, &ok, &value);
   if (job == NULL || id != job->id)
     return FALSE;
 
   g_queue_pop_head (&worker->inflight);
-  start_timer (worker);
+  if (job->ends_message)
+    worker->n_messages--;
   if (ok)
     job_done (self, job, g_steal_pointer (&value), NULL);
   else
     job_done (self, job, NULL, mp_pool_error_from_variant (value));
   job_free (job);
   return TRUE;
+}
+
+/* "Ready", with the worker's page; or the answers to one or more jobs:
+ * the next one's clock starts once they are in. */
+static gboolean
+handle_reply (Worker    *worker,
+              MpMessage *message)
+{
+  gboolean ok = TRUE;
+
+  if (g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_REPLY_TYPE)))
+    {
+      guint64 id;
+
+      g_variant_get_child (message->body, 0, "t", &id);
+      if (id == 0 && !worker->ready)
+        {
+          int fd = mp_message_steal_fd (message, 0);
+
+          if (fd >= 0)
+            {
+              void *state = mmap (NULL, sizeof (MpPoolWorkerState), PROT_READ, MAP_SHARED, fd, 0);
+
+              if (state != MAP_FAILED)
+                worker->state = state;
+              close (fd);
+            }
+          worker->ready = TRUE;
+          start_timer (worker);
+          return TRUE;
+        }
+      ok = handle_one_reply (worker, message->body);
+    }
+  else if (g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_REPLIES_TYPE)))
+    {
+      gsize n = g_variant_n_children (message->body);
+
+      for (gsize i = 0; ok && i < n; i++)
+        {
+          g_autoptr(GVariant) reply = g_variant_get_child_value (message->body, i);
+
+          ok = handle_one_reply (worker, reply);
+        }
+    }
+  else
+    return FALSE;
+  start_timer (worker);
+  check_cancelled (worker);
+  return ok;
 }
 
 /* Reads every answer waiting from @worker. */
@@ -1172,6 +1297,16 @@ break_pool (MpPool *self,
   stop_workers (self);
 }
 
+static gint
+compare_job_ids (gconstpointer a,
+                 gconstpointer b,
+                 gpointer      unused)
+{
+  guint64 x = ((const Job *) a)->id, y = ((const Job *) b)->id;
+
+  return x < y ? -1 : x > y;
+}
+
 static void
 worker_exited_cb (MpProcess *process,
                   int        exitcode,
@@ -1197,7 +1332,24 @@ worker_exited_cb (MpProcess *process,
   state = self->state;
   g_mutex_unlock (&self->lock);
 
-  head = g_queue_pop_head (&worker->inflight);
+  /* The job it was running: the one its page names (jobs before it are
+   * done, their answers lost with it; they go back to the queue with the
+   * ones after it), else the head. */
+  if (worker->state != NULL)
+    {
+      guint64 id = running_id (worker);
+
+      head = NULL;
+      for (GList *l = worker->inflight.head; id != 0 && l != NULL; l = l->next)
+        if (((Job *) l->data)->id == id)
+          {
+            head = l->data;
+            g_queue_delete_link (&worker->inflight, l);
+            break;
+          }
+    }
+  else
+    head = g_queue_pop_head (&worker->inflight);
   unexpected = !worker->killed && state != POOL_TERMINATED && state != POOL_BROKEN &&
                (head != NULL || exitcode != 0 || !(worker->retiring || worker->released));
   /* A worker that ended by itself before it said it was ready (its
@@ -1209,6 +1361,14 @@ worker_exited_cb (MpProcess *process,
       (state == POOL_RUNNING || state == POOL_CLOSED))
     {
       g_queue_push_head (&worker->inflight, head);
+      head = NULL;
+    }
+  /* Killed by the pool for another job's sake (one cancelled that ended
+   * just before): this one goes back to the queue too. */
+  if (worker->killed && worker->state != NULL && head != NULL && !head->cancelled && !head->timed_out &&
+      !head->answered && (state == POOL_RUNNING || state == POOL_CLOSED))
+    {
+      g_queue_insert_sorted (&worker->inflight, head, compare_job_ids, NULL);
       head = NULL;
     }
 
@@ -1244,8 +1404,22 @@ worker_exited_cb (MpProcess *process,
       g_clear_pointer (&head, job_free);
     }
 
-  /* Jobs sent ahead never started: back to the front of the queue (the
-   * end of a stopped pool fails them in schedule()). */
+  /* A job timed out that ended just before its worker was killed: its
+   * answer is lost, but it did run too long. */
+  for (GList *l = worker->inflight.head; l != NULL; l = l->next)
+    {
+      Job *job = l->data;
+
+      if (job->timed_out && !job->answered)
+        job_done (self, job, NULL,
+                  g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                               _("The task “%s” ran longer than %g s: its worker was killed"),
+                               job->task, job->timeout));
+    }
+
+  /* Jobs sent ahead never started, or ended without their answers: back
+   * to the front of the queue (the end of a stopped pool fails them in
+   * schedule()). */
   g_mutex_lock (&self->lock);
   absorb_incoming_locked (self);
   while (!g_queue_is_empty (&worker->inflight))
@@ -1299,51 +1473,108 @@ stop_workers (MpPool *self)
     }
 }
 
-/* Sends @worker the next waiting job; FALSE when there is none or the
- * worker cannot take it. */
-static gboolean
-send_next_job (MpPool *self,
-               Worker *worker)
+/* How many waiting jobs go in one message to a worker: a share of the
+ * queue small enough that the other workers get theirs (a job sent to a
+ * worker waits for it, even if another falls idle), as guided
+ * scheduling does, and at most MP_POOL_BATCH_MAX. */
+static guint
+batch_size (guint pending,
+            guint n_workers)
 {
-  for (;;)
-    {
-      g_autoptr(MpMessage) message = NULL;
-      g_autoptr(GError) error = NULL;
-      Job *job;
+  return CLAMP (pending / (2 * MAX (n_workers, 1)), 1, MP_POOL_BATCH_MAX);
+}
 
-      g_mutex_lock (&self->lock);
-      absorb_incoming_locked (self);
-      job = g_queue_pop_head (&self->pending);
-      g_mutex_unlock (&self->lock);
+/* Sends @worker the next waiting jobs, up to @max, in one message; FALSE
+ * when there is none or the worker cannot take them. A job with a
+ * timeout travels alone, so that its answer is never held behind
+ * another's and its clock starts once the jobs before it are answered. */
+static gboolean
+send_jobs (MpPool *self,
+           Worker *worker,
+           guint   n_workers)
+{
+  Job *batch[MP_POOL_BATCH_MAX];
+  g_autoptr(MpMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  GQueue dropped = G_QUEUE_INIT;
+  gsize bytes = 0;
+  guint n = 0, max;
+
+  g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
+  max = batch_size (g_queue_get_length (&self->pending), n_workers);
+  if (self->max_tasks_per_worker > 0)
+    max = MIN (max, self->max_tasks_per_worker - worker->n_sent);
+  while (n < max && bytes < MP_POOL_BATCH_BYTES)
+    {
+      Job *job = g_queue_peek_head (&self->pending);
+
       if (job == NULL)
-        return FALSE;
+        break;
       if (job_is_cancelled (job))
         {
-          job_done (self, job, NULL, cancelled_error ());
-          job_free (job);
+          g_queue_push_tail (&dropped, g_queue_pop_head (&self->pending));
           continue;
         }
-
-      message = mp_message_new (MP_WIRE_KIND_VALUE,
-                                g_variant_new (MP_POOL_JOB_TYPE, job->id, (guint8) job->kind,
-                                               job->task, job->payload));
-      if (!mp_channel_send (worker->channel, message, NULL, &error))
-        {
-          /* The worker is going: the job waits for another. */
-          g_mutex_lock (&self->lock);
-          absorb_incoming_locked (self);
-          g_queue_push_head (&self->pending, job);
-          g_mutex_unlock (&self->lock);
-          return FALSE;
-        }
-      g_queue_push_tail (&worker->inflight, job);
-      if (g_queue_get_length (&worker->inflight) == 1)
-        start_timer (worker);
-      worker->n_sent++;
-      if (self->max_tasks_per_worker > 0 && worker->n_sent >= self->max_tasks_per_worker)
-        worker->retiring = TRUE;
-      return TRUE;
+      if (n > 0 && (job->timeout > 0 || batch[0]->timeout > 0))
+        break;
+      batch[n++] = g_queue_pop_head (&self->pending);
+      bytes += g_variant_get_size (job->payload) + strlen (job->task) + 16;
     }
+  g_mutex_unlock (&self->lock);
+
+  while (!g_queue_is_empty (&dropped))
+    {
+      Job *job = g_queue_pop_head (&dropped);
+
+      job_done (self, job, NULL, cancelled_error ());
+      job_free (job);
+    }
+  if (n == 0)
+    return FALSE;
+
+  if (n == 1)
+    message = mp_message_new (MP_WIRE_KIND_VALUE,
+                              g_variant_new (MP_POOL_JOB_TYPE, batch[0]->id, (guint8) batch[0]->kind,
+                                             batch[0]->task, batch[0]->payload));
+  else
+    {
+      GVariant *jobs[MP_POOL_BATCH_MAX];
+
+      for (guint i = 0; i < n; i++)
+        jobs[i] = g_variant_new (MP_POOL_JOB_TYPE, batch[i]->id, (guint8) batch[i]->kind,
+                                 batch[i]->task, batch[i]->payload);
+      message = mp_message_new (MP_WIRE_KIND_VALUE,
+                                g_variant_new_array (G_VARIANT_TYPE (MP_POOL_JOB_TYPE), jobs, n));
+    }
+  if (!mp_channel_send (worker->channel, message, NULL, &error))
+    {
+      /* The worker is going: the jobs wait for another. */
+      g_mutex_lock (&self->lock);
+      absorb_incoming_locked (self);
+      for (guint i = n; i > 0; i--)
+        g_queue_push_head (&self->pending, batch[i - 1]);
+      g_mutex_unlock (&self->lock);
+      return FALSE;
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      batch[i]->ends_message = (i == n - 1);
+      g_queue_push_tail (&worker->inflight, batch[i]);
+    }
+  worker->n_messages++;
+  if (g_queue_get_length (&worker->inflight) == n)
+    start_timer (worker);
+  worker->n_sent += n;
+  if (self->max_tasks_per_worker > 0 && worker->n_sent >= self->max_tasks_per_worker)
+    worker->retiring = TRUE;
+  return TRUE;
+}
+
+static gboolean
+worker_takes_jobs (Worker *worker)
+{
+  return !worker->exited && !worker->killed && !worker->retiring && !worker->released;
 }
 
 /* The pool thread: hands waiting jobs to workers with room, keeps the
@@ -1352,7 +1583,7 @@ static void
 schedule (MpPool *self)
 {
   PoolState state;
-  guint pending;
+  guint pending, n_taking = 0;
 
   handle_cancellations (self);
 
@@ -1406,10 +1637,15 @@ schedule (MpPool *self)
         }
     }
 
-  /* Idle workers first, one job each, as Python's workers take the next
-   * task when free; a second job is sent ahead only while more jobs wait
-   * than there are workers, where it saves the round trip and cannot
-   * keep a job waiting behind a long one that a free worker could run. */
+  for (guint i = 0; i < self->workers->len; i++)
+    if (worker_takes_jobs (self->workers->pdata[i]))
+      n_taking++;
+
+  /* Idle workers first, a message of jobs each, as Python's workers take
+   * the next task when free; a second message is sent ahead only while
+   * more jobs wait than there are workers, where it saves the round trip
+   * and cannot keep a job waiting behind a long one that a free worker
+   * could run. */
   for (guint depth = 1; depth <= PIPELINE_DEPTH; depth++)
     {
       if (depth > 1)
@@ -1425,14 +1661,12 @@ schedule (MpPool *self)
         {
           Worker *worker = self->workers->pdata[i];
 
-          while (!worker->exited && !worker->killed && !worker->retiring && !worker->released &&
-                 g_queue_get_length (&worker->inflight) < depth)
-            if (!send_next_job (self, worker))
-              break;
+          if (worker_takes_jobs (worker) && worker->n_messages < depth)
+            send_jobs (self, worker, n_taking);
         }
     }
 
-  /* A closed pool with nothing left: the workers may go. They are told
+/* A closed pool with nothing left: the workers may go. They are told
    * so: a forked sibling may hold a copy of the channel, so closing it
    * would not end its input. */
   g_mutex_lock (&self->lock);
