@@ -146,6 +146,28 @@ task_rendezvous (GVariant *args, GCancellable *cancellable, gpointer data, GErro
   return g_variant_new_boolean (TRUE);
 }
 
+/* Opens the scratch FIFO named by args for reading and reads until the
+ * other side closes it: the test holds the worker here (it knows the
+ * worker is in once its own open for writing returns) and lets it go
+ * by closing. */
+static GVariant *
+task_gate (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  g_autofree char *fifo = g_build_filename (scratch_dir, g_variant_get_string (args, NULL), NULL);
+  int fd = open (fifo, O_RDONLY);
+  char c;
+
+  if (fd < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "open: %s", g_strerror (errno));
+      return NULL;
+    }
+  while (read (fd, &c, 1) > 0 || errno == EINTR)
+    ;
+  close (fd);
+  return g_variant_new_boolean (TRUE);
+}
+
 static GVariant *
 task_init (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
 {
@@ -206,6 +228,76 @@ count_fds (void)
   while (g_dir_read_name (dir) != NULL)
     n++;
   return n;
+}
+
+/* A one-worker pool held in a "gate" task: the work submitted meanwhile
+ * piles up, so that it goes to the worker in messages of several jobs. */
+typedef struct
+{
+  char         *fifo;
+  int           fd;
+  MpPoolResult *result;
+} Gate;
+
+static void
+gate_close (Gate *gate)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+
+  close (gate->fd);
+  v = mp_pool_result_get (gate->result, TIMEOUT, &error);
+  g_assert_no_error (error);
+  unlink (gate->fifo);
+  g_free (gate->fifo);
+  g_object_unref (gate->result);
+}
+
+static void
+gate_open (Gate       *gate,
+           MpPool     *pool,
+           const char *name)
+{
+  g_autoptr(GError) error = NULL;
+
+  gate->fifo = g_build_filename (scratch_dir, name, NULL);
+  g_assert_cmpint (mkfifo (gate->fifo, 0600), ==, 0);
+  gate->result = mp_pool_submit (pool, "gate", g_variant_new_string (name), -1, &error);
+  g_assert_no_error (error);
+  /* Returns once the worker is in the gate. */
+  gate->fd = open (gate->fifo, O_WRONLY);
+  g_assert_cmpint (gate->fd, >=, 0);
+}
+
+/* Submits square(from .. to - 1) into @results. */
+static void
+submit_squares (MpPool    *pool,
+                GPtrArray *results,
+                gint64     from,
+                gint64     to)
+{
+  g_autoptr(GError) error = NULL;
+
+  for (gint64 i = from; i < to; i++)
+    {
+      g_ptr_array_add (results, mp_pool_submit (pool, "square", g_variant_new_int64 (i), -1, &error));
+      g_assert_no_error (error);
+    }
+}
+
+/* Each of @results is the square of its index plus @from. */
+static void
+check_squares (GPtrArray *results,
+               gint64     from)
+{
+  for (guint i = 0; i < results->len; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) v = mp_pool_result_get (results->pdata[i], TIMEOUT, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int64 (v), ==, (from + i) * (from + i));
+    }
 }
 
 /* ---- Python's calls ------------------------------------------------------------ */
@@ -709,6 +801,129 @@ test_idle_workers_take_jobs (void)
   unlink (fifo);
 }
 
+/* A worker killed while it holds a message of jobs, some done with their
+ * answers held: only the job it was running fails; the others (done
+ * ones included, their answers lost) run again and complete. */
+static void
+test_batch_death (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GPtrArray) before = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(MpPoolResult) doomed = NULL;
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_open (&gate, pool, "gate-death");
+  submit_squares (pool, before, 0, 10);
+  doomed = mp_pool_submit (pool, "die", g_variant_new_string ("kill"), -1, &error);
+  g_assert_no_error (error);
+  submit_squares (pool, after, 10, 200);
+  gate_close (&gate);
+
+  g_assert_null (mp_pool_result_get (doomed, TIMEOUT, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_WORKER_DIED);
+  g_assert_nonnull (strstr (error->message, "“die”"));
+  check_squares (before, 0);
+  check_squares (after, 10);
+  g_assert_cmpuint (mp_pool_get_n_failed (pool), ==, 1);
+  g_assert_cmpuint (mp_pool_get_n_completed (pool), ==, 201);
+}
+
+/* A job sent to a worker in a message of several can still be
+ * cancelled: it fails at once, and if it starts (this one would hang)
+ * its worker is killed; the jobs around it complete. */
+static void
+test_batch_cancel (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GPtrArray) before = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(MpPoolResult) hung = NULL;
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_open (&gate, pool, "gate-cancel");
+  submit_squares (pool, before, 0, 10);
+  hung = mp_pool_submit (pool, "hang", NULL, -1, &error);
+  g_assert_no_error (error);
+  submit_squares (pool, after, 10, 100);
+  mp_pool_result_cancel (hung);
+  g_assert_null (mp_pool_result_get (hung, TIMEOUT, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  gate_close (&gate);
+
+  check_squares (before, 0);
+  check_squares (after, 10);
+}
+
+/* A worker holds an answer only while it runs the next jobs of the same
+ * message, and never for long: the answer of a job followed by one that
+ * hangs comes back while that one still runs. */
+static void
+test_batch_held_reply (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GPtrArray) first = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(MpPoolResult) hung = NULL;
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_open (&gate, pool, "gate-held");
+  submit_squares (pool, first, 0, 20);
+  hung = mp_pool_submit (pool, "hang", NULL, -1, &error);
+  g_assert_no_error (error);
+  submit_squares (pool, after, 20, 60);
+  gate_close (&gate);
+
+  /* While "hang" runs. */
+  check_squares (first, 0);
+  g_assert_false (mp_pool_result_ready (hung));
+  mp_pool_result_cancel (hung);
+  g_assert_null (mp_pool_result_get (hung, TIMEOUT, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  check_squares (after, 20);
+}
+
+/* A job's clock starts when its worker gets to it, not when it is sent:
+ * queued behind a long job, a job with a timeout does not time out;
+ * once it runs, it does, and only it fails. */
+static void
+test_batch_timeout (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GPtrArray) before = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(MpPoolResult) hung = NULL;
+  g_autoptr(MpPoolResult) quick = NULL;
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_open (&gate, pool, "gate-timeout");
+  submit_squares (pool, before, 0, 20);
+  hung = mp_pool_submit (pool, "hang", NULL, 0.3, &error);
+  quick = mp_pool_submit (pool, "square", g_variant_new_int64 (9), 0.3, &error);
+  g_assert_no_error (error);
+  submit_squares (pool, after, 20, 60);
+  /* Not while the gate holds the worker. */
+  g_assert_false (mp_pool_result_wait (hung, 0.6));
+  g_assert_false (mp_pool_result_ready (quick));
+  gate_close (&gate);
+
+  g_assert_null (mp_pool_result_get (hung, TIMEOUT, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  v = mp_pool_result_get (quick, TIMEOUT, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (v), ==, 81);
+  check_squares (before, 0);
+  check_squares (after, 20);
+  g_assert_cmpuint (mp_pool_get_n_failed (pool), ==, 1);
+}
+
 /* A copy of a pool in a forked child goes away there without waiting for
  * the parent's thread and workers (they do not exist in the child). */
 static void
@@ -792,6 +1007,7 @@ main (int    argc,
   mp_register_task ("die", task_die, NULL, NULL);
   mp_register_task ("die-once", task_die_once, NULL, NULL);
   mp_register_task ("rendezvous", task_rendezvous, NULL, NULL);
+  mp_register_task ("gate", task_gate, NULL, NULL);
   mp_register_task ("init", task_init, NULL, NULL);
   mp_register_task ("get-init", task_get_init, NULL, NULL);
   /* One scratch directory for the parent and every worker, however they
@@ -826,6 +1042,10 @@ main (int    argc,
   g_test_add_func ("/pool/close-terminate-join", test_close_terminate_join);
   g_test_add_func ("/pool/max-tasks", test_max_tasks);
   g_test_add_func ("/pool/idle-workers-take-jobs", test_idle_workers_take_jobs);
+  g_test_add_func ("/pool/batch/death", test_batch_death);
+  g_test_add_func ("/pool/batch/cancel", test_batch_cancel);
+  g_test_add_func ("/pool/batch/held-reply", test_batch_held_reply);
+  g_test_add_func ("/pool/batch/timeout", test_batch_timeout);
   g_test_add_func ("/pool/fork-is-forkserver", test_fork_is_forkserver);
   g_test_add_func ("/pool/dispose-in-fork-child", test_dispose_in_fork_child);
   g_test_add_func ("/pool/no-leaks", test_no_leaks);
