@@ -8,8 +8,11 @@
  *   job    (t id, y kind, s task, v payload)
  *   reply  (t id, b ok, v value)   value on error: (s domain, i code, s message)
  *
- * One message may carry several jobs (an array of them, MP_POOL_JOBS_TYPE)
- * and several replies (MP_POOL_REPLIES_TYPE): the worker holds a reply
+ * One message may carry several jobs and several replies, as records in
+ * an "ay" (MpPoolRecord, for values whose types cannot hold a handle: no
+ * descriptor to carry, and no GVariant built per job on the pool's
+ * thread); a job or reply whose value may hold handles travels alone, as
+ * above. The worker holds a reply
  * while more jobs of the same message wait to run, at most
  * MP_POOL_REPLY_HOLD_US, and sends what it holds once the message's jobs
  * are done. As a held reply can die with its worker, the worker keeps
@@ -41,8 +44,7 @@ G_BEGIN_DECLS
 #define MP_POOL_WORKER_ARGS "(hsvu)"   /* channel, initializer, its args, max jobs */
 #define MP_POOL_JOB_TYPE    "(tysv)"
 #define MP_POOL_REPLY_TYPE  "(tbv)"
-#define MP_POOL_JOBS_TYPE   "a(tysv)"
-#define MP_POOL_REPLIES_TYPE "a(tbv)"
+#define MP_POOL_RECORDS_TYPE "ay"
 
 /* At most this many jobs or replies in one message, and about this many
  * bytes of payloads (a single larger one travels alone). */
@@ -55,6 +57,60 @@ typedef struct
 {
   guint64 running;   /* the id of the job running, 0 between jobs; atomic */
 } MpPoolWorkerState;
+
+/* One job or reply in a message of records: this header, the task's name
+ * (a job's) and the value's type string, each with its NUL, zeros up to
+ * a multiple of 8, the value's serialized bytes, zeros up to a multiple
+ * of 8. Host byte order: both ends are on one machine. */
+typedef struct
+{
+  guint64 id;
+  guint64 size;       /* of the value */
+  guint32 name_len;   /* the task's name with its NUL; 0 in a reply */
+  guint32 type_len;   /* the value's type string with its NUL */
+  guint8  kind;       /* a job's MpPoolJobKind, a reply's ok */
+  guint8  padding[7];
+} MpPoolRecord;
+
+G_STATIC_ASSERT (sizeof (MpPoolRecord) == 32);
+
+typedef struct
+{
+  GByteArray *buffer;
+  guint       n;
+} MpPoolRecords;
+
+typedef struct
+{
+  GBytes       *bytes;
+  const guint8 *data;
+  gsize         size;
+  gsize         at;
+} MpPoolRecordReader;
+
+/* Whether @value can travel as a record: its type cannot hold a handle. */
+gboolean   mp_pool_value_is_plain    (GVariant        *value);
+void       mp_pool_records_init      (MpPoolRecords   *records);
+void       mp_pool_records_add       (MpPoolRecords   *records,
+                                      guint64          id,
+                                      guint8           kind,
+                                      const char      *name,
+                                      GVariant        *value);
+gsize      mp_pool_records_size      (MpPoolRecords   *records);
+/* The records as a message body (floating); @records is empty again. */
+GVariant  *mp_pool_records_end       (MpPoolRecords   *records);
+void       mp_pool_records_clear     (MpPoolRecords   *records);
+void       mp_pool_record_reader_init  (MpPoolRecordReader *reader,
+                                        GVariant           *body);
+/* The next record: FALSE at the end, or with @error set when malformed.
+ * @name points into the message; @value is a full reference. */
+gboolean   mp_pool_record_reader_next  (MpPoolRecordReader *reader,
+                                        guint64            *id,
+                                        guint8             *kind,
+                                        const char        **name,
+                                        GVariant          **value,
+                                        GError            **error);
+void       mp_pool_record_reader_clear (MpPoolRecordReader *reader);
 
 typedef enum
 {

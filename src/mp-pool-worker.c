@@ -5,12 +5,14 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
 
 #include "mp-error.h"
+#include "mp-handle-private.h"
 #include "mp-pool-private.h"
 #include "mp-task.h"
 #include "mp-task-private.h"
@@ -33,6 +35,153 @@ mp_pool_error_from_variant (GVariant *value)
   g_variant_get (value, "(&si&s)", &domain, &code, &message);
   return g_error_new_literal (g_quark_from_string (domain), code, message);
 }
+
+/* ---- records ---------------------------------------------------------------- */
+
+gboolean
+mp_pool_value_is_plain (GVariant *value)
+{
+  return !mp_handles_possible (g_variant_get_type (value));
+}
+
+void
+mp_pool_records_init (MpPoolRecords *records)
+{
+  records->buffer = g_byte_array_new ();
+  records->n = 0;
+}
+
+static void
+pad8 (GByteArray *buffer)
+{
+  static const guint8 zeros[8] = { 0 };
+  gsize pad = (8 - (buffer->len & 7)) & 7;
+
+  if (pad > 0)
+    g_byte_array_append (buffer, zeros, pad);
+}
+
+void
+mp_pool_records_add (MpPoolRecords *records,
+                     guint64        id,
+                     guint8         kind,
+                     const char    *name,
+                     GVariant      *value)
+{
+  GByteArray *buffer = records->buffer;
+  const char *type = g_variant_get_type_string (value);
+  MpPoolRecord header = { 0 };
+  gsize at;
+
+  header.id = id;
+  header.size = g_variant_get_size (value);
+  header.name_len = name != NULL ? strlen (name) + 1 : 0;
+  header.type_len = strlen (type) + 1;
+  header.kind = kind;
+  g_byte_array_append (buffer, (const guint8 *) &header, sizeof header);
+  if (name != NULL)
+    g_byte_array_append (buffer, (const guint8 *) name, header.name_len);
+  g_byte_array_append (buffer, (const guint8 *) type, header.type_len);
+  pad8 (buffer);
+  at = buffer->len;
+  if (header.size > 0)
+    {
+      g_byte_array_set_size (buffer, at + header.size);
+      g_variant_store (value, buffer->data + at);
+    }
+  pad8 (buffer);
+  records->n++;
+}
+
+gsize
+mp_pool_records_size (MpPoolRecords *records)
+{
+  return records->buffer->len;
+}
+
+GVariant *
+mp_pool_records_end (MpPoolRecords *records)
+{
+  GBytes *bytes = g_byte_array_free_to_bytes (records->buffer);
+  GVariant *body = g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
+
+  g_bytes_unref (bytes);
+  mp_pool_records_init (records);
+  return body;
+}
+
+void
+mp_pool_records_clear (MpPoolRecords *records)
+{
+  g_clear_pointer (&records->buffer, g_byte_array_unref);
+  records->n = 0;
+}
+
+void
+mp_pool_record_reader_init (MpPoolRecordReader *reader,
+                            GVariant           *body)
+{
+  reader->bytes = g_variant_get_data_as_bytes (body);
+  reader->data = g_bytes_get_data (reader->bytes, &reader->size);
+  reader->at = 0;
+}
+
+void
+mp_pool_record_reader_clear (MpPoolRecordReader *reader)
+{
+  g_clear_pointer (&reader->bytes, g_bytes_unref);
+}
+
+gboolean
+mp_pool_record_reader_next (MpPoolRecordReader  *reader,
+                            guint64             *id,
+                            guint8              *kind,
+                            const char         **name,
+                            GVariant           **value,
+                            GError             **error)
+{
+  const guint8 *data = reader->data;
+  gsize size = reader->size, at = reader->at;
+  MpPoolRecord header;
+  const char *type;
+
+  if (at >= size)
+    return FALSE;
+  if (size - at < sizeof header)
+    goto malformed;
+  memcpy (&header, data + at, sizeof header);
+  at += sizeof header;
+  if (header.type_len == 0 || header.name_len > size - at || header.type_len > size - at - header.name_len)
+    goto malformed;
+  *name = header.name_len > 0 ? (const char *) data + at : NULL;
+  if (header.name_len > 0 && data[at + header.name_len - 1] != '\0')
+    goto malformed;
+  at += header.name_len;
+  type = (const char *) data + at;
+  if (data[at + header.type_len - 1] != '\0' || !g_variant_type_string_is_valid (type))
+    goto malformed;
+  at += header.type_len;
+  at = (at + 7) & ~(gsize) 7;
+  if (at > size || header.size > size - at)
+    goto malformed;
+  {
+    g_autoptr(GBytes) part = g_bytes_new_from_bytes (reader->bytes, at, header.size);
+
+    *value = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (type), part, FALSE));
+  }
+  at += header.size;
+  reader->at = MIN ((at + 7) & ~(gsize) 7, size);
+  *id = header.id;
+  *kind = header.kind;
+  return TRUE;
+
+malformed:
+  reader->at = size;
+  g_set_error_literal (error, MP_ERROR, MP_ERROR_PROTOCOL, _("A pool message has a malformed record"));
+  return FALSE;
+}
+
+/* ---- running jobs ------------------------------------------------------------- */
 
 static GVariant *
 call (const char  *task,
@@ -137,15 +286,11 @@ run_chunk (const char  *task,
 }
 
 static GVariant *
-run_job (GVariant  *job,
-         guint64   *id,
-         GError   **error)
+run_job (guint8       kind,
+         const char  *task,
+         GVariant    *payload,
+         GError     **error)
 {
-  guint8 kind;
-  const char *task;
-  g_autoptr(GVariant) payload = NULL;
-
-  g_variant_get (job, "(ty&sv)", id, &kind, &task, &payload);
   if (kind == MP_POOL_JOB_APPLY)
     return call (task, payload, error);
   if (kind == MP_POOL_JOB_CHUNK && g_variant_is_container (payload) &&
@@ -163,35 +308,34 @@ run_job (GVariant  *job,
  * otherwise keep back. Sends are under the lock, from either thread. */
 typedef struct
 {
-  MpChannel   *channel;
-  GMutex       lock;
-  GCond        cond;
-  GPtrArray   *held;          /* of GVariant (MP_POOL_REPLY_TYPE), full references */
-  gsize        held_bytes;
-  gint64       held_since;
-  gboolean     flusher_idle;  /* waiting, untimed, for a first held reply */
-  gboolean     quit;
-  GThread     *flusher;
-  GError      *send_error;    /* the flusher's: the pool went away */
+  MpChannel     *channel;
+  GMutex         lock;
+  GCond          cond;
+  MpPoolRecords  held;
+  gint64         held_since;
+  gboolean       flusher_idle;  /* waiting, untimed, for a first held reply */
+  gboolean       quit;
+  GThread       *flusher;
+  GError        *send_error;    /* the flusher's: the pool went away */
 } Replies;
+
+static gboolean
+send_body (MpChannel  *channel,
+           GVariant   *body,
+           GError    **error)
+{
+  g_autoptr(MpMessage) message = mp_message_new (MP_WIRE_KIND_VALUE, body);
+
+  return mp_channel_send (channel, message, NULL, error);
+}
 
 static gboolean
 flush_locked (Replies  *r,
               GError  **error)
 {
-  g_autoptr(MpMessage) message = NULL;
-  GVariant *body;
-
-  if (r->held->len == 0)
+  if (r->held.n == 0)
     return TRUE;
-  if (r->held->len == 1)
-    body = g_variant_ref (r->held->pdata[0]);
-  else
-    body = g_variant_new_array (G_VARIANT_TYPE (MP_POOL_REPLY_TYPE), (GVariant **) r->held->pdata, r->held->len);
-  message = mp_message_new (MP_WIRE_KIND_VALUE, body);
-  g_ptr_array_set_size (r->held, 0);
-  r->held_bytes = 0;
-  return mp_channel_send (r->channel, message, NULL, error);
+  return send_body (r->channel, mp_pool_records_end (&r->held), error);
 }
 
 static gpointer
@@ -204,7 +348,7 @@ flusher_thread (gpointer data)
     {
       gint64 due;
 
-      if (r->held->len == 0)
+      if (r->held.n == 0)
         {
           r->flusher_idle = TRUE;
           g_cond_wait (&r->cond, &r->lock);
@@ -224,30 +368,43 @@ flusher_thread (gpointer data)
   return NULL;
 }
 
-/* One job's reply (taken): held while @more jobs of its message wait to
- * run, sent otherwise (with the ones held before it). */
+/* The reply to job @id (@value or @job_error): held while @more jobs of
+ * its message wait to run, sent otherwise (with the ones held before
+ * it). A value that may hold handles goes alone, as a typed reply. */
 static gboolean
 reply (Replies   *r,
-       GVariant  *body,
+       guint64    id,
+       GVariant  *value,
+       GError    *job_error,
        gboolean   more,
        gboolean   may_hold,
        GError   **error)
 {
+  g_autoptr(GVariant) error_value = NULL;
   gboolean ok = TRUE;
+
+  if (value == NULL)
+    value = error_value = g_variant_ref_sink (mp_pool_error_to_variant (job_error));
 
   g_mutex_lock (&r->lock);
   if (r->send_error != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&r->send_error));
       g_mutex_unlock (&r->lock);
-      g_variant_unref (body);
       return FALSE;
     }
-  g_ptr_array_add (r->held, body);
-  r->held_bytes += g_variant_get_size (body);
-  if (!more || !may_hold || r->held->len >= MP_POOL_BATCH_MAX || r->held_bytes >= MP_POOL_BATCH_BYTES)
+  if (!mp_pool_value_is_plain (value))
+    {
+      ok = flush_locked (r, error) &&
+           send_body (r->channel, g_variant_new (MP_POOL_REPLY_TYPE, id, error_value == NULL, value), error);
+      g_mutex_unlock (&r->lock);
+      return ok;
+    }
+  mp_pool_records_add (&r->held, id, error_value == NULL, NULL, value);
+  if (!more || !may_hold || r->held.n >= MP_POOL_BATCH_MAX ||
+      mp_pool_records_size (&r->held) >= MP_POOL_BATCH_BYTES)
     ok = flush_locked (r, error);
-  else if (r->held->len == 1)
+  else if (r->held.n == 1)
     {
       r->held_since = g_get_monotonic_time ();
       if (r->flusher == NULL)
@@ -274,7 +431,7 @@ replies_finish (Replies  *r,
   r->flusher = NULL;
   ok = flush_locked (r, error);
   g_clear_error (&r->send_error);
-  g_ptr_array_unref (r->held);
+  mp_pool_records_clear (&r->held);
   g_mutex_clear (&r->lock);
   g_cond_clear (&r->cond);
   return ok;
@@ -357,7 +514,7 @@ mp_pool_worker_run (GVariant      *args,
   }
 
   replies.channel = channel;
-  replies.held = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  mp_pool_records_init (&replies.held);
   g_mutex_init (&replies.lock);
   g_cond_init (&replies.cond);
 
@@ -365,31 +522,57 @@ mp_pool_worker_run (GVariant      *args,
     {
       g_autoptr(GError) receive_error = NULL;
       g_autoptr(MpMessage) message = mp_channel_receive (channel, -1, NULL, &receive_error);
-      gsize n_jobs;
-      gboolean batch;
+      MpPoolRecordReader reader = { 0 };
+      gboolean records, more = TRUE;
 
       /* The pool closed its end: nothing more to do. */
       if (message == NULL)
         break;
-      batch = g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_JOBS_TYPE));
-      if (!batch && !g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_JOB_TYPE)))
+      records = g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_RECORDS_TYPE));
+      if (!records && !g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_JOB_TYPE)))
         {
           g_set_error_literal (error, MP_ERROR, MP_ERROR_PROTOCOL, _("A pool worker got a malformed job"));
           ok = FALSE;
           break;
         }
-      n_jobs = batch ? g_variant_n_children (message->body) : 1;
-      for (gsize i = 0; ok && i < n_jobs && (max_jobs == 0 || n < max_jobs); i++, n++)
+      if (records)
+        mp_pool_record_reader_init (&reader, message->body);
+      while (ok && more && (max_jobs == 0 || n < max_jobs))
         {
-          g_autoptr(GVariant) job = batch ? g_variant_get_child_value (message->body, i)
-                                          : g_variant_ref (message->body);
           g_autoptr(GError) job_error = NULL;
+          g_autoptr(GVariant) payload = NULL;
           g_autoptr(GVariant) value = NULL;
+          const char *task = NULL;
           guint64 id = 0;
           guint8 kind;
 
-          g_variant_get_child (job, 0, "t", &id);
-          g_variant_get_child (job, 1, "y", &kind);
+          if (records)
+            {
+              g_autoptr(GError) record_error = NULL;
+
+              if (!mp_pool_record_reader_next (&reader, &id, &kind, &task, &payload, &record_error))
+                {
+                  /* The end, or a malformed record. */
+                  if (record_error != NULL)
+                    {
+                      g_propagate_error (error, g_steal_pointer (&record_error));
+                      ok = FALSE;
+                    }
+                  break;
+                }
+              more = reader.at < reader.size;
+              if (task == NULL)
+                {
+                  g_set_error_literal (error, MP_ERROR, MP_ERROR_PROTOCOL, _("A pool worker got a malformed job"));
+                  ok = FALSE;
+                  break;
+                }
+            }
+          else
+            {
+              g_variant_get (message->body, "(ty&sv)", &id, &kind, &task, &payload);
+              more = FALSE;
+            }
           if (kind == MP_POOL_JOB_STOP)
             {
               stop = TRUE;
@@ -397,15 +580,13 @@ mp_pool_worker_run (GVariant      *args,
             }
           if (state != NULL)
             __atomic_store_n (&state->running, id, __ATOMIC_RELEASE);
-          value = run_job (job, &id, &job_error);
+          value = run_job (kind, task, payload, &job_error);
           if (state != NULL)
             __atomic_store_n (&state->running, 0, __ATOMIC_RELEASE);
-          ok = reply (&replies,
-                      g_variant_ref_sink (value != NULL
-                                            ? g_variant_new ("(tbv)", id, TRUE, value)
-                                            : g_variant_new ("(tbv)", id, FALSE, mp_pool_error_to_variant (job_error))),
-                      i + 1 < n_jobs, state != NULL, error);
+          ok = reply (&replies, id, value, job_error, more, state != NULL, error);
+          n++;
         }
+      mp_pool_record_reader_clear (&reader);
     }
 
   if (!replies_finish (&replies, ok ? error : NULL))

@@ -1128,28 +1128,32 @@ worker_free (Worker *worker)
   g_free (worker);
 }
 
-/* One answer from @worker: it is for the job at the head. */
+/* One answer from @worker (@value taken): it is for the job at the head. */
 static gboolean
 handle_one_reply (Worker   *worker,
-                  GVariant *reply)
+                  guint64   id,
+                  gboolean  ok,
+                  GVariant *value)
 {
   MpPool *self = worker->pool;
   Job *job = g_queue_peek_head (&worker->inflight);
-  g_autoptr(GVariant) value = NULL;
-  guint64 id;
-  gboolean ok;
 
-  g_variant_get (reply, "(tbv)", &id, &ok, &value);
   if (job == NULL || id != job->id)
-    return FALSE;
+    {
+      g_variant_unref (value);
+      return FALSE;
+    }
 
   g_queue_pop_head (&worker->inflight);
   if (job->ends_message)
     worker->n_messages--;
   if (ok)
-    job_done (self, job, g_steal_pointer (&value), NULL);
+    job_done (self, job, value, NULL);
   else
-    job_done (self, job, NULL, mp_pool_error_from_variant (value));
+    {
+      job_done (self, job, NULL, mp_pool_error_from_variant (value));
+      g_variant_unref (value);
+    }
   job_free (job);
   return TRUE;
 }
@@ -1183,18 +1187,29 @@ handle_reply (Worker    *worker,
           start_timer (worker);
           return TRUE;
         }
-      ok = handle_one_reply (worker, message->body);
+      {
+        GVariant *value;
+        gboolean success;
+
+        g_variant_get (message->body, "(tbv)", &id, &success, &value);
+        ok = handle_one_reply (worker, id, success, value);
+      }
     }
-  else if (g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_REPLIES_TYPE)))
+  else if (g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_RECORDS_TYPE)))
     {
-      gsize n = g_variant_n_children (message->body);
+      MpPoolRecordReader reader;
+      g_autoptr(GError) error = NULL;
+      const char *name;
+      GVariant *value;
+      guint64 id;
+      guint8 success;
 
-      for (gsize i = 0; ok && i < n; i++)
-        {
-          g_autoptr(GVariant) reply = g_variant_get_child_value (message->body, i);
-
-          ok = handle_one_reply (worker, reply);
-        }
+      mp_pool_record_reader_init (&reader, message->body);
+      while (ok && mp_pool_record_reader_next (&reader, &id, &success, &name, &value, &error))
+        ok = handle_one_reply (worker, id, success, value);
+      mp_pool_record_reader_clear (&reader);
+      if (error != NULL)
+        ok = FALSE;
     }
   else
     return FALSE;
@@ -1516,7 +1531,10 @@ send_jobs (MpPool *self,
           g_queue_push_tail (&dropped, g_queue_pop_head (&self->pending));
           continue;
         }
-      if (n > 0 && (job->timeout > 0 || batch[0]->timeout > 0))
+      /* Alone: a job with a timeout, or one whose payload may hold
+       * handles (a typed message carries their descriptors). */
+      if (n > 0 && (job->timeout > 0 || batch[0]->timeout > 0 ||
+                    !mp_pool_value_is_plain (job->payload) || !mp_pool_value_is_plain (batch[0]->payload)))
         break;
       batch[n++] = g_queue_pop_head (&self->pending);
       bytes += g_variant_get_size (job->payload) + strlen (job->task) + 16;
@@ -1533,19 +1551,19 @@ send_jobs (MpPool *self,
   if (n == 0)
     return FALSE;
 
-  if (n == 1)
+  if (!mp_pool_value_is_plain (batch[0]->payload))
     message = mp_message_new (MP_WIRE_KIND_VALUE,
                               g_variant_new (MP_POOL_JOB_TYPE, batch[0]->id, (guint8) batch[0]->kind,
                                              batch[0]->task, batch[0]->payload));
   else
     {
-      GVariant *jobs[MP_POOL_BATCH_MAX];
+      MpPoolRecords records;
 
+      mp_pool_records_init (&records);
       for (guint i = 0; i < n; i++)
-        jobs[i] = g_variant_new (MP_POOL_JOB_TYPE, batch[i]->id, (guint8) batch[i]->kind,
-                                 batch[i]->task, batch[i]->payload);
-      message = mp_message_new (MP_WIRE_KIND_VALUE,
-                                g_variant_new_array (G_VARIANT_TYPE (MP_POOL_JOB_TYPE), jobs, n));
+        mp_pool_records_add (&records, batch[i]->id, (guint8) batch[i]->kind, batch[i]->task, batch[i]->payload);
+      message = mp_message_new (MP_WIRE_KIND_VALUE, mp_pool_records_end (&records));
+      mp_pool_records_clear (&records);
     }
   if (!mp_channel_send (worker->channel, message, NULL, &error))
     {

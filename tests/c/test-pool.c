@@ -168,6 +168,25 @@ task_gate (GVariant *args, GCancellable *cancellable, gpointer data, GError **er
   return g_variant_new_boolean (TRUE);
 }
 
+/* Reads what the descriptor in args ("(h)") holds, up to its end. */
+static GVariant *
+task_read_fd (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  gint32 fd;
+  char buf[64];
+  ssize_t n;
+
+  g_variant_get (args, "(h)", &fd);
+  n = read (fd, buf, sizeof buf - 1);
+  if (n < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "read: %s", g_strerror (errno));
+      return NULL;
+    }
+  buf[n] = '\0';
+  return g_variant_new_string (buf);
+}
+
 static GVariant *
 task_init (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
 {
@@ -924,6 +943,52 @@ test_batch_timeout (void)
   g_assert_cmpuint (mp_pool_get_n_failed (pool), ==, 1);
 }
 
+/* Arguments with descriptors in them travel among many plain jobs (a
+ * job whose payload may hold a handle goes in a message of its own). */
+static void
+test_batch_handles (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 2, "n-workers", 2, NULL);
+  g_autoptr(GPtrArray) squares = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) reads = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GError) error = NULL;
+  int fds[5][2];
+
+  for (int i = 0; i < 5; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("pipe %d", i);
+
+      g_assert_cmpint (pipe (fds[i]), ==, 0);
+      g_assert_cmpint (write (fds[i][1], text, strlen (text)), ==, (gssize) strlen (text));
+      close (fds[i][1]);
+    }
+  for (int i = 0; i < 5; i++)
+    {
+      g_autoptr(GPtrArray) some = g_ptr_array_new_with_free_func (g_object_unref);
+
+      submit_squares (pool, some, 0, 50);
+      g_ptr_array_extend_and_steal (squares, g_steal_pointer (&some));
+      g_ptr_array_add (reads, mp_pool_submit (pool, "read-fd", g_variant_new ("(h)", fds[i][0]), -1, &error));
+      g_assert_no_error (error);
+    }
+  for (int i = 0; i < 5; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("pipe %d", i);
+      g_autoptr(GVariant) v = mp_pool_result_get (reads->pdata[i], TIMEOUT, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (g_variant_get_string (v, NULL), ==, text);
+      close (fds[i][0]);
+    }
+  for (guint i = 0; i < squares->len; i++)
+    {
+      g_autoptr(GVariant) v = mp_pool_result_get (squares->pdata[i], TIMEOUT, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int64 (v), ==, (gint64) (i % 50) * (gint64) (i % 50));
+    }
+}
+
 /* A copy of a pool in a forked child goes away there without waiting for
  * the parent's thread and workers (they do not exist in the child). */
 static void
@@ -1008,6 +1073,7 @@ main (int    argc,
   mp_register_task ("die-once", task_die_once, NULL, NULL);
   mp_register_task ("rendezvous", task_rendezvous, NULL, NULL);
   mp_register_task ("gate", task_gate, NULL, NULL);
+  mp_register_task ("read-fd", task_read_fd, NULL, NULL);
   mp_register_task ("init", task_init, NULL, NULL);
   mp_register_task ("get-init", task_get_init, NULL, NULL);
   /* One scratch directory for the parent and every worker, however they
@@ -1046,6 +1112,7 @@ main (int    argc,
   g_test_add_func ("/pool/batch/cancel", test_batch_cancel);
   g_test_add_func ("/pool/batch/held-reply", test_batch_held_reply);
   g_test_add_func ("/pool/batch/timeout", test_batch_timeout);
+  g_test_add_func ("/pool/batch/handles", test_batch_handles);
   g_test_add_func ("/pool/fork-is-forkserver", test_fork_is_forkserver);
   g_test_add_func ("/pool/dispose-in-fork-child", test_dispose_in_fork_child);
   g_test_add_func ("/pool/no-leaks", test_no_leaks);
