@@ -67,6 +67,9 @@ struct _MpPoolIterator
   GQueue          waiting;       /* of Waiter */
 };
 
+/* Items given out and not yet read, about, when chunks are small. */
+#define WINDOW_ITEMS 4096
+
 G_DEFINE_FINAL_TYPE (MpPoolIterator, mp_pool_iterator, G_TYPE_OBJECT)
 
 static void
@@ -174,7 +177,11 @@ mp_pool_iterator_new (MpPool     *pool,
   self->chunksize = chunksize;
   self->ordered = ordered;
   self->n_chunks = (n_items + chunksize - 1) / chunksize;
-  self->window = 2 * mp_pool_get_n_workers (pool) + 2;
+  /* Enough chunks given out that the workers get them in batches
+   * (MP_POOL_BATCH_MAX each) and never wait for the reader; few enough
+   * items that a slow reader does not pile up results. */
+  self->window = MAX (2 * mp_pool_get_n_workers (pool) + 2,
+                      MIN (WINDOW_ITEMS / chunksize, 4 * MP_POOL_BATCH_MAX * mp_pool_get_n_workers (pool)));
   self->values = g_new0 (GVariant *, self->n_chunks);
   self->errors = g_new0 (GError *, self->n_chunks);
   self->arrived = g_new0 (guint8, self->n_chunks);
