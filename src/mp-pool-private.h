@@ -35,6 +35,7 @@
 
 #include <gio/gio.h>
 
+#include "mp-delivery-private.h"
 #include "mp-pool-result.h"
 #include "mp-pool-iterator.h"
 
@@ -137,7 +138,21 @@ GError    *mp_pool_error_from_variant  (GVariant      *value);
 typedef void (*MpPoolCancelFunc) (MpPoolResult *result,
                                   gpointer      data);
 
+/* Deliveries made by the pool thread go through mp_pool_deliver(); between
+ * begin and end they are collected and pushed in bulk (see mp-pool-result.c). */
+void          mp_pool_deliver             (MpDelivery       *delivery,
+                                           GFunc             func,
+                                           gpointer          data,
+                                           GDestroyNotify    destroy);
+void          mp_pool_deliveries_begin    (void);
+void          mp_pool_deliveries_end      (void);
+
 MpPoolResult *mp_pool_result_new          (GMainContext     *context);
+/* @func (@self, @data) runs in @context once @self is done (no GTask). */
+void          mp_pool_result_when_done    (MpPoolResult     *self,
+                                           GMainContext     *context,
+                                           GFunc             func,
+                                           gpointer          data);
 /* @cancel (@data) runs once, in any thread, when the result is cancelled
  * before it is done. */
 void          mp_pool_result_set_cancel_func (MpPoolResult  *self,

@@ -326,7 +326,7 @@ progress_changed (MpPool *self)
     return;
   ref = g_new0 (GWeakRef, 1);
   g_weak_ref_init (ref, self);
-  mp_delivery_push (self->owner_delivery, start_progress_timer, ref, weak_ref_free);
+  mp_pool_deliver (self->owner_delivery, start_progress_timer, ref, weak_ref_free);
 }
 
 typedef struct
@@ -368,7 +368,7 @@ job_counted (MpPool  *self,
       finished->pool = g_object_ref (self);
       finished->task = g_strdup (job->task);
       finished->success = success;
-      mp_delivery_push (self->owner_delivery, emit_finished, finished, (GDestroyNotify) finished_free);
+      mp_pool_deliver (self->owner_delivery, emit_finished, finished, (GDestroyNotify) finished_free);
     }
 }
 
@@ -1225,12 +1225,16 @@ drain_replies (Worker *worker)
   for (;;)
     {
       g_autoptr(GError) error = NULL;
-      gboolean would_block;
+      gboolean would_block, ok;
       MpMessage *message = mp_channel_try_receive (worker->channel, &would_block, &error);
 
       if (message == NULL)
         return;
-      if (!handle_reply (worker, message) && !worker->killed)
+      /* A message's results go to their contexts together. */
+      mp_pool_deliveries_begin ();
+      ok = handle_reply (worker, message);
+      mp_pool_deliveries_end ();
+      if (!ok && !worker->killed)
         {
           /* A worker that says something else is broken: replace it. */
           g_warning ("libmp: a pool worker sent an unexpected message");
@@ -2238,10 +2242,10 @@ async_call_free (AsyncCall *call)
   g_free (call);
 }
 
+/* In the task's context, once its result is done. */
 static void
-async_call_done (GObject      *source,
-                 GAsyncResult *res,
-                 gpointer      data)
+async_call_done (gpointer result,
+                 gpointer data)
 {
   g_autoptr(GTask) task = data;
   AsyncCall *call = g_task_get_task_data (task);
@@ -2251,7 +2255,7 @@ async_call_done (GObject      *source,
   if (call->cancel_id != 0)
     g_cancellable_disconnect (g_task_get_cancellable (task), call->cancel_id);
   call->cancel_id = 0;
-  value = mp_pool_result_get_finish (MP_POOL_RESULT (source), res, &error);
+  value = mp_pool_result_get (result, 0, &error);
   if (value == NULL)
     g_task_return_error (task, error);
   else
@@ -2281,7 +2285,7 @@ run_async (GTask        *task,
   g_task_set_check_cancellable (task, FALSE);
   if (cancellable != NULL)
     call->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (link_cancellable), result, NULL);
-  mp_pool_result_get_async (result, NULL, async_call_done, task);
+  mp_pool_result_when_done (result, g_task_get_context (task), async_call_done, task);
 }
 
 /* The blocking and GIO forms of map and starmap. */
