@@ -180,12 +180,14 @@ void            mp_pool_iterator_chunk_done (MpPoolIterator   *self,
                                              guint             chunk,
                                              GVariant         *results,
                                              GError           *error);
-/* The pool's side: queue one chunk of an iterator's items. */
-gboolean        mp_pool_submit_chunk        (MpPool           *pool,
+/* The pool's side: queue @n chunks of an iterator's items, numbered
+ * from @first. */
+gboolean        mp_pool_submit_chunks       (MpPool           *pool,
                                              MpPoolIterator   *iterator,
                                              const char       *task,
-                                             GVariant         *chunk,
-                                             guint             index,
+                                             GVariant        **chunks,
+                                             guint             first,
+                                             guint             n,
                                              GError          **error);
 void            mp_pool_cancel_iterator     (MpPool           *pool,
                                              MpPoolIterator   *iterator);

@@ -168,6 +168,7 @@ typedef struct
 typedef struct
 {
   guint   n;
+  guint   done;       /* items run */
   Pending items[];
 } Bulk;
 
@@ -196,17 +197,39 @@ mp_pool_deliveries_begin (void)
     collecting = g_array_sized_new (FALSE, FALSE, sizeof (Pending), MP_POOL_BATCH_MAX * 2);
 }
 
+static void bulk_free (gpointer data);
+
+/* The delivery gives each of its items a few milliseconds per main loop
+ * iteration (MP_DELIVERY_BUDGET_US) and looks at the clock between them;
+ * a bulk item keeps to the same budget, counted from the iteration's
+ * time (g_source_get_time(), the same for every item of one dispatch):
+ * out of time, it runs at least one of its items and queues the rest
+ * for the next iteration. */
 static void
 bulk_run (gpointer data,
           gpointer unused)
 {
   Bulk *bulk = data;
+  GSource *source = g_main_current_source ();
+  gint64 until = source != NULL ? g_source_get_time (source) + MP_DELIVERY_BUDGET_US : G_MAXINT64;
+  guint first = bulk->done;
 
-  /* Each item's resources go as soon as it ran, as they would have. */
-  for (guint i = 0; i < bulk->n; i++)
+  for (; bulk->done < bulk->n; bulk->done++)
     {
-      Pending *p = &bulk->items[i];
+      Pending *p = &bulk->items[bulk->done];
 
+      if (bulk->done > first && g_get_monotonic_time () > until)
+        {
+          Bulk *rest = g_malloc (sizeof (Bulk) + (bulk->n - bulk->done) * sizeof (Pending));
+
+          rest->n = bulk->n - bulk->done;
+          rest->done = 0;
+          memcpy (rest->items, p, rest->n * sizeof (Pending));
+          bulk->n = bulk->done;
+          mp_delivery_push (p->delivery, bulk_run, rest, bulk_free);
+          return;
+        }
+      /* Each item's resources go as soon as it ran, as they would have. */
       p->func (p->data, NULL);
       if (p->destroy != NULL)
         p->destroy (p->data);
@@ -253,6 +276,7 @@ mp_pool_deliveries_end (void)
         {
           bulk = g_malloc (sizeof (Bulk) + (end - start) * sizeof (Pending));
           bulk->n = end - start;
+          bulk->done = 0;
           memcpy (bulk->items, &g_array_index (items, Pending, start), bulk->n * sizeof (Pending));
           mp_delivery_push (delivery, bulk_run, bulk, bulk_free);
         }

@@ -67,13 +67,14 @@ typedef struct
 {
   guint64         id;
   MpPoolJobKind   kind;
-  char           *task;
+  const char     *task;          /* interned */
   GVariant       *payload;
   guint           n_items;
   double          timeout;       /* seconds; <= 0: none */
   guint           attempts;      /* worker deaths while it ran */
   MpPoolResult   *result;        /* an apply's own result */
-  MapState       *map;           /* a chunk's map or imap */
+  MapState       *map;           /* a chunk's map */
+  MpPoolIterator *iterator;      /* or its imap */
   guint           chunk;
   gboolean        cancelled;     /* under the pool's lock */
   gboolean        timed_out;     /* the pool thread's */
@@ -248,7 +249,8 @@ job_new (MpPool        *self,
   Job *job = g_new0 (Job, 1);
 
   job->kind = kind;
-  job->task = g_strdup (task);
+  /* Task names are few: interned, no copy per job. */
+  job->task = (char *) g_intern_string (task);
   job->payload = g_variant_ref_sink (payload);
   job->n_items = n_items;
   job->timeout = timeout < 0 ? self->task_timeout : timeout;
@@ -258,9 +260,9 @@ job_new (MpPool        *self,
 static void
 job_free (Job *job)
 {
-  g_free (job->task);
   g_variant_unref (job->payload);
   g_clear_object (&job->result);
+  g_clear_object (&job->iterator);
   g_clear_pointer (&job->map, map_state_unref);
   g_free (job);
 }
@@ -470,15 +472,14 @@ job_done (MpPool   *self,
   job->answered = TRUE;
   job_counted (self, job, success);
 
+  if (job->iterator != NULL)
+    {
+      mp_pool_iterator_chunk_done (job->iterator, job->chunk, value, error);
+      return;
+    }
   if (job->map == NULL)
     {
       mp_pool_result_complete (job->result, value, error);
-      return;
-    }
-
-  if (job->map->iterator != NULL)
-    {
-      mp_pool_iterator_chunk_done (job->map->iterator, job->chunk, value, error);
       return;
     }
 
@@ -812,20 +813,25 @@ mp_pool_submit_map (MpPool      *self,
 }
 
 gboolean
-mp_pool_submit_chunk (MpPool          *self,
-                      MpPoolIterator  *iterator,
-                      const char      *task,
-                      GVariant        *chunk,
-                      guint            index,
-                      GError         **error)
+mp_pool_submit_chunks (MpPool          *self,
+                       MpPoolIterator  *iterator,
+                       const char      *task,
+                       GVariant       **chunks,
+                       guint            first,
+                       guint            n,
+                       GError         **error)
 {
-  MapState *map = map_state_new (1);
-  Job *job = job_new (self, MP_POOL_JOB_CHUNK, task, chunk, g_variant_n_children (chunk), -1);
+  g_autofree Job **jobs = g_new (Job *, n);
+  guint64 n_items = 0;
 
-  map->iterator = g_object_ref (iterator);
-  job->map = map;
-  job->chunk = index;
-  return queue_jobs (self, &job, 1, job->n_items, error);
+  for (guint i = 0; i < n; i++)
+    {
+      jobs[i] = job_new (self, MP_POOL_JOB_CHUNK, task, chunks[i], g_variant_n_children (chunks[i]), -1);
+      jobs[i]->iterator = g_object_ref (iterator);
+      jobs[i]->chunk = first + i;
+      n_items += jobs[i]->n_items;
+    }
+  return queue_jobs (self, jobs, n, n_items, error);
 }
 
 /* ---- cancelling ------------------------------------------------------------ */
@@ -858,6 +864,7 @@ job_belongs_to (Job      *job,
                 gpointer  owner)
 {
   return (job->result != NULL && (gpointer) job->result == owner) ||
+         (job->iterator != NULL && (gpointer) job->iterator == owner) ||
          (job->map != NULL && ((gpointer) job->map->result == owner || (gpointer) job->map->iterator == owner));
 }
 
