@@ -989,6 +989,75 @@ test_batch_handles (void)
     }
 }
 
+typedef struct
+{
+  guint  n;
+  guint  expected;
+  gint64 sum;
+  guint  ticks_between;   /* of a 1 ms timer, between the first and last callbacks */
+} Slow;
+
+/* A callback that takes 20 us of the loop's time. */
+static void
+slow_done (GObject      *source,
+           GAsyncResult *res,
+           gpointer      data)
+{
+  Slow *slow = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = mp_pool_apply_finish (MP_POOL (source), res, &error);
+  gint64 until = g_get_monotonic_time () + 20;
+
+  g_assert_no_error (error);
+  slow->sum += g_variant_get_int64 (v);
+  slow->n++;
+  while (g_get_monotonic_time () < until)
+    ;
+}
+
+static gboolean
+slow_tick (gpointer data)
+{
+  Slow *slow = data;
+
+  if (slow->n > 0 && slow->n < slow->expected)
+    slow->ticks_between++;
+  return G_SOURCE_CONTINUE;
+}
+
+/* Results that come back in batches still reach the loop a few
+ * milliseconds of callbacks at a time: a timer runs between them. */
+static void
+test_delivery_budget (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(MpPoolResult) last = NULL;
+  g_autoptr(GError) error = NULL;
+  GMainContext *context = g_main_context_default ();
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT * G_USEC_PER_SEC;
+  Slow slow = { 0, 1000, 0, 0 };
+  gint64 sum = 0;
+  guint tick;
+
+  for (guint i = 0; i < slow.expected; i++)
+    {
+      mp_pool_apply_async (pool, "square", g_variant_new_int64 (i), NULL, slow_done, &slow);
+      sum += (gint64) i * i;
+    }
+  /* One worker runs them in order: once this one is done, so are they. */
+  last = mp_pool_submit (pool, "square", g_variant_new_int64 (1), -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (mp_pool_result_wait (last, TIMEOUT));
+
+  tick = g_timeout_add (1, slow_tick, &slow);
+  while (slow.n < slow.expected && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_source_remove (tick);
+  g_assert_cmpuint (slow.n, ==, slow.expected);
+  g_assert_cmpint (slow.sum, ==, sum);
+  g_assert_cmpuint (slow.ticks_between, >, 0);
+}
+
 /* A copy of a pool in a forked child goes away there without waiting for
  * the parent's thread and workers (they do not exist in the child). */
 static void
@@ -1113,6 +1182,7 @@ main (int    argc,
   g_test_add_func ("/pool/batch/held-reply", test_batch_held_reply);
   g_test_add_func ("/pool/batch/timeout", test_batch_timeout);
   g_test_add_func ("/pool/batch/handles", test_batch_handles);
+  g_test_add_func ("/pool/batch/delivery-budget", test_delivery_budget);
   g_test_add_func ("/pool/fork-is-forkserver", test_fork_is_forkserver);
   g_test_add_func ("/pool/dispose-in-fork-child", test_dispose_in_fork_child);
   g_test_add_func ("/pool/no-leaks", test_no_leaks);
