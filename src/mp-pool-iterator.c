@@ -139,6 +139,13 @@ submit_more (MpPoolIterator *self)
   gsize n_items = g_variant_n_children (self->items);
   guint first, count, out;
 
+  /* Most calls find no room: looked at without the lock first (the
+   * pool thread takes it for every chunk that comes back). */
+  out = __atomic_load_n (&self->next_submit, __ATOMIC_RELAXED) - __atomic_load_n (&self->n_read, __ATOMIC_RELAXED);
+  if (out > 0 && out < self->window && self->window - out < MAX (self->window / 4, 1) &&
+      __atomic_load_n (&self->stopped, __ATOMIC_RELAXED) == NULL)
+    return;
+
   g_mutex_lock (&self->lock);
   out = self->next_submit - self->n_read;
   if (self->stopped != NULL || self->next_submit >= self->n_chunks || out >= self->window ||

@@ -206,12 +206,11 @@ mp_pool_type_is_fixed_basic (const GVariantType *type)
  * array's bytes. The first failure fails the chunk, as the first
  * exception fails Python's map(). */
 static GVariant *
-run_chunk (const char  *task,
+run_chunk (MpTaskEntry *entry,
            GVariant    *chunk,
            GError     **error)
 {
   gsize n = g_variant_n_children (chunk);
-  g_autoptr(MpTaskEntry) entry = mp_task_lookup (task, error);
   g_autoptr(GPtrArray) results = g_ptr_array_new_full (n, (GDestroyNotify) g_variant_unref);
   g_autoptr(GByteArray) fixed = NULL;   /* while every result so far is fixed-size */
   GVariantType *type = NULL;
@@ -285,17 +284,58 @@ run_chunk (const char  *task,
   return g_variant_take_ref (array);
 }
 
+/* The last task looked up: a worker's jobs are usually all one task's. */
+typedef struct
+{
+  char        *name;
+  MpTaskEntry *entry;
+} TaskCache;
+
+static void
+task_cache_clear (TaskCache *cache)
+{
+  g_clear_pointer (&cache->name, g_free);
+  g_clear_pointer (&cache->entry, mp_task_entry_unref);
+}
+
+static MpTaskEntry *
+task_cache_lookup (TaskCache   *cache,
+                   const char  *name,
+                   GError     **error)
+{
+  MpTaskEntry *entry;
+
+  if (cache->name != NULL && strcmp (cache->name, name) == 0)
+    return cache->entry;
+  entry = mp_task_lookup (name, error);
+  if (entry == NULL)
+    return NULL;
+  task_cache_clear (cache);
+  cache->name = g_strdup (name);
+  cache->entry = entry;
+  return entry;
+}
+
 static GVariant *
 run_job (guint8       kind,
          const char  *task,
          GVariant    *payload,
+         TaskCache   *cache,
          GError     **error)
 {
+  MpTaskEntry *entry;
+
+  if (kind != MP_POOL_JOB_APPLY && kind != MP_POOL_JOB_CHUNK)
+    goto unknown;
+  entry = task_cache_lookup (cache, task, error);
+  if (entry == NULL)
+    return NULL;
   if (kind == MP_POOL_JOB_APPLY)
-    return call (task, payload, error);
-  if (kind == MP_POOL_JOB_CHUNK && g_variant_is_container (payload) &&
-      g_variant_type_is_array (g_variant_get_type (payload)))
-    return run_chunk (task, payload, error);
+    return mp_task_entry_run (entry, payload, NULL, error);
+  if (g_variant_is_container (payload) && g_variant_type_is_array (g_variant_get_type (payload)))
+    return run_chunk (entry, payload, error);
+
+unknown:
   g_set_error (error, MP_ERROR, MP_ERROR_PROTOCOL, _("A pool worker got a job of unknown kind %u"), kind);
   return NULL;
 }
@@ -466,6 +506,7 @@ mp_pool_worker_run (GVariant      *args,
   g_autoptr(MpChannel) channel = NULL;
   g_autoptr(GVariant) initargs = NULL;
   MpPoolWorkerState *state = NULL;
+  TaskCache tasks = { 0 };
   Replies replies = { 0 };
   const char *initializer;
   gint32 handle;
@@ -580,7 +621,7 @@ mp_pool_worker_run (GVariant      *args,
             }
           if (state != NULL)
             __atomic_store_n (&state->running, id, __ATOMIC_RELEASE);
-          value = run_job (kind, task, payload, &job_error);
+          value = run_job (kind, task, payload, &tasks, &job_error);
           if (state != NULL)
             __atomic_store_n (&state->running, 0, __ATOMIC_RELEASE);
           ok = reply (&replies, id, value, job_error, more, state != NULL, error);
@@ -591,6 +632,7 @@ mp_pool_worker_run (GVariant      *args,
 
   if (!replies_finish (&replies, ok ? error : NULL))
     ok = FALSE;
+  task_cache_clear (&tasks);
   if (state != NULL)
     munmap (state, sizeof *state);
   return ok ? g_variant_new ("()") : NULL;

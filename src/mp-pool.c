@@ -238,6 +238,8 @@ map_state_unref (MapState *map)
   g_free (map);
 }
 
+/* @task: interned (g_intern_string()): task names are few, and a job
+ * keeps no copy of its own. */
 static Job *
 job_new (MpPool        *self,
          MpPoolJobKind  kind,
@@ -249,8 +251,7 @@ job_new (MpPool        *self,
   Job *job = g_new0 (Job, 1);
 
   job->kind = kind;
-  /* Task names are few: interned, no copy per job. */
-  job->task = (char *) g_intern_string (task);
+  job->task = task;
   job->payload = g_variant_ref_sink (payload);
   job->n_items = n_items;
   job->timeout = timeout < 0 ? self->task_timeout : timeout;
@@ -642,7 +643,7 @@ mp_pool_submit (MpPool      *self,
       return NULL;
     }
   result = mp_pool_result_new (g_main_context_get_thread_default ());
-  job = job_new (self, MP_POOL_JOB_APPLY, task, args ? args : g_variant_new ("()"), 1, timeout);
+  job = job_new (self, MP_POOL_JOB_APPLY, g_intern_string (task), args ? args : g_variant_new ("()"), 1, timeout);
   g_clear_pointer (&args, g_variant_unref);
   job->result = g_object_ref (result);
   mp_pool_result_set_cancel_func (result, cancel_result_cb, self);
@@ -767,6 +768,7 @@ submit_map (MpPool      *self,
   n_chunks = (n_items + chunksize - 1) / chunksize;
   map = map_state_new (n_chunks);
   map->result = g_object_ref (result);
+  task = g_intern_string (task);
   jobs = g_new (Job *, n_chunks);
   for (guint c = 0; c < n_chunks; c++)
     {
@@ -824,6 +826,7 @@ mp_pool_submit_chunks (MpPool          *self,
   g_autofree Job **jobs = g_new (Job *, n);
   guint64 n_items = 0;
 
+  task = g_intern_string (task);
   for (guint i = 0; i < n; i++)
     {
       jobs[i] = job_new (self, MP_POOL_JOB_CHUNK, task, chunks[i], g_variant_n_children (chunks[i]), -1);
