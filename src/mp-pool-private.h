@@ -87,6 +87,7 @@ typedef struct
   const guint8 *data;
   gsize         size;
   gsize         at;
+  const char   *checked_type;  /* the last type string found valid */
 } MpPoolRecordReader;
 
 /* Whether @value can travel as a record: its type cannot hold a handle. */

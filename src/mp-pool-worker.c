@@ -124,6 +124,7 @@ mp_pool_record_reader_init (MpPoolRecordReader *reader,
   reader->bytes = g_variant_get_data_as_bytes (body);
   reader->data = g_bytes_get_data (reader->bytes, &reader->size);
   reader->at = 0;
+  reader->checked_type = NULL;
 }
 
 void
@@ -158,8 +159,15 @@ mp_pool_record_reader_next (MpPoolRecordReader  *reader,
     goto malformed;
   at += header.name_len;
   type = (const char *) data + at;
-  if (data[at + header.type_len - 1] != '\0' || !g_variant_type_string_is_valid (type))
+  if (data[at + header.type_len - 1] != '\0')
     goto malformed;
+  /* Records of one message usually share their type. */
+  if (reader->checked_type == NULL || strcmp (reader->checked_type, type) != 0)
+    {
+      if (!g_variant_type_string_is_valid (type))
+        goto malformed;
+      reader->checked_type = type;
+    }
   at += header.type_len;
   at = (at + 7) & ~(gsize) 7;
   if (at > size || header.size > size - at)
@@ -167,7 +175,8 @@ mp_pool_record_reader_next (MpPoolRecordReader  *reader,
   {
     g_autoptr(GBytes) part = g_bytes_new_from_bytes (reader->bytes, at, header.size);
 
-    *value = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (type), part, FALSE));
+    /* Checked above (G_VARIANT_TYPE() would check again). */
+    *value = g_variant_ref_sink (g_variant_new_from_bytes ((const GVariantType *) type, part, FALSE));
   }
   at += header.size;
   reader->at = MIN ((at + 7) & ~(gsize) 7, size);

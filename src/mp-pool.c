@@ -522,13 +522,19 @@ static void
 absorb_incoming_locked (MpPool *self)
 {
   Job *job = __atomic_exchange_n (&self->incoming, NULL, __ATOMIC_ACQ_REL);
-  GList *reversed = NULL;
+  Job *oldest = NULL;
 
-  for (; job != NULL; job = job->next_incoming)
-    reversed = g_list_prepend (reversed, job);
-  for (GList *l = reversed; l != NULL; l = l->next)
-    g_queue_push_tail (&self->pending, l->data);
-  g_list_free (reversed);
+  /* Reversed in place: oldest first. */
+  while (job != NULL)
+    {
+      Job *next = job->next_incoming;
+
+      job->next_incoming = oldest;
+      oldest = job;
+      job = next;
+    }
+  for (job = oldest; job != NULL; job = job->next_incoming)
+    g_queue_push_tail (&self->pending, job);
 }
 
 static gboolean
