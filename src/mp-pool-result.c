@@ -172,7 +172,9 @@ typedef struct
   Pending items[];
 } Bulk;
 
-static __thread GArray *collecting;   /* of Pending */
+static __thread GArray *collecting;   /* of Pending, between begin and end */
+/* The same array, kept for the thread's next batch. */
+static GPrivate spare = G_PRIVATE_INIT ((GDestroyNotify) g_array_unref);
 
 void
 mp_pool_deliver (MpDelivery     *delivery,
@@ -193,7 +195,12 @@ mp_pool_deliver (MpDelivery     *delivery,
 void
 mp_pool_deliveries_begin (void)
 {
-  if (collecting == NULL)
+  if (collecting != NULL)
+    return;
+  collecting = g_private_get (&spare);
+  if (collecting != NULL)
+    g_private_set (&spare, NULL);
+  else
     collecting = g_array_sized_new (FALSE, FALSE, sizeof (Pending), MP_POOL_BATCH_MAX * 2);
 }
 
@@ -283,7 +290,7 @@ mp_pool_deliveries_end (void)
       start = end;
     }
   g_array_set_size (items, 0);
-  collecting = items;
+  g_private_replace (&spare, items);
 }
 
 /* ---- completion --------------------------------------------------------- */

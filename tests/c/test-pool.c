@@ -1058,6 +1058,45 @@ test_delivery_budget (void)
   g_assert_cmpuint (slow.ticks_between, >, 0);
 }
 
+static void
+cancelled_done (GObject      *source,
+                GAsyncResult *res,
+                gpointer      data)
+{
+  GError **error = data;
+
+  g_assert_null (mp_pool_apply_finish (MP_POOL (source), res, error));
+  g_assert_nonnull (*error);
+}
+
+/* An outcome known outside of a worker's answer (a cancelled call, here
+ * one waiting behind another) reaches its callback at once, not with the
+ * next answer of some worker. */
+static void
+test_cancel_async (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+  GMainContext *context = g_main_context_default ();
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT * G_USEC_PER_SEC;
+  Gate gate;
+
+  /* Answers have come already. */
+  v = mp_pool_apply (pool, "square", g_variant_new_int64 (3), NULL, &error);
+  g_assert_no_error (error);
+
+  gate_open (&gate, pool, "gate-cancel-async");
+  mp_pool_apply_async (pool, "square", g_variant_new_int64 (4), cancellable, cancelled_done, &error);
+  g_cancellable_cancel (cancellable);
+  /* While the worker is held in the gate: no answer comes meanwhile. */
+  while (error == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  gate_close (&gate);
+}
+
 /* A copy of a pool in a forked child goes away there without waiting for
  * the parent's thread and workers (they do not exist in the child). */
 static void
@@ -1183,6 +1222,7 @@ main (int    argc,
   g_test_add_func ("/pool/batch/timeout", test_batch_timeout);
   g_test_add_func ("/pool/batch/handles", test_batch_handles);
   g_test_add_func ("/pool/batch/delivery-budget", test_delivery_budget);
+  g_test_add_func ("/pool/cancel-async", test_cancel_async);
   g_test_add_func ("/pool/fork-is-forkserver", test_fork_is_forkserver);
   g_test_add_func ("/pool/dispose-in-fork-child", test_dispose_in_fork_child);
   g_test_add_func ("/pool/no-leaks", test_no_leaks);
