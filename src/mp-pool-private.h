@@ -90,8 +90,12 @@ typedef struct
   const char   *checked_type;  /* the last type string found valid */
 } MpPoolRecordReader;
 
-/* Whether @value can travel as a record: its type cannot hold a handle. */
+/* Whether @value's type cannot hold a handle. */
 gboolean   mp_pool_value_is_plain    (GVariant        *value);
+/* Whether @value goes in a typed message of its own rather than as a
+ * record: it may hold handles, or it is large (not copied into a
+ * message of records first). */
+gboolean   mp_pool_value_travels_alone (GVariant      *value);
 void       mp_pool_records_init      (MpPoolRecords   *records);
 void       mp_pool_records_add       (MpPoolRecords   *records,
                                       guint64          id,

@@ -44,6 +44,12 @@ mp_pool_value_is_plain (GVariant *value)
   return !mp_handles_possible (g_variant_get_type (value));
 }
 
+gboolean
+mp_pool_value_travels_alone (GVariant *value)
+{
+  return !mp_pool_value_is_plain (value) || g_variant_get_size (value) >= MP_POOL_BATCH_BYTES;
+}
+
 void
 mp_pool_records_init (MpPoolRecords *records)
 {
@@ -419,7 +425,8 @@ flusher_thread (gpointer data)
 
 /* The reply to job @id (@value or @job_error): held while @more jobs of
  * its message wait to run, sent otherwise (with the ones held before
- * it). A value that may hold handles goes alone, as a typed reply. */
+ * it). A value that may hold handles, or a large one, goes alone as a
+ * typed reply (serialized once, straight into the message). */
 static gboolean
 reply (Replies   *r,
        guint64    id,
@@ -442,7 +449,7 @@ reply (Replies   *r,
       g_mutex_unlock (&r->lock);
       return FALSE;
     }
-  if (!mp_pool_value_is_plain (value))
+  if (mp_pool_value_travels_alone (value))
     {
       ok = flush_locked (r, error) &&
            send_body (r->channel, g_variant_new (MP_POOL_REPLY_TYPE, id, error_value == NULL, value), error);

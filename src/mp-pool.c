@@ -1552,9 +1552,9 @@ send_jobs (MpPool *self,
           continue;
         }
       /* Alone: a job with a timeout, or one whose payload may hold
-       * handles (a typed message carries their descriptors). */
+       * handles (a typed message carries their descriptors) or is large. */
       if (n > 0 && (job->timeout > 0 || batch[0]->timeout > 0 ||
-                    !mp_pool_value_is_plain (job->payload) || !mp_pool_value_is_plain (batch[0]->payload)))
+                    mp_pool_value_travels_alone (job->payload) || mp_pool_value_travels_alone (batch[0]->payload)))
         break;
       batch[n++] = g_queue_pop_head (&self->pending);
       bytes += g_variant_get_size (job->payload) + strlen (job->task) + 16;
@@ -1571,7 +1571,7 @@ send_jobs (MpPool *self,
   if (n == 0)
     return FALSE;
 
-  if (!mp_pool_value_is_plain (batch[0]->payload))
+  if (mp_pool_value_travels_alone (batch[0]->payload))
     message = mp_message_new (MP_WIRE_KIND_VALUE,
                               g_variant_new (MP_POOL_JOB_TYPE, batch[0]->id, (guint8) batch[0]->kind,
                                              batch[0]->task, batch[0]->payload));
