@@ -90,11 +90,9 @@ typedef struct
   const char   *checked_type;  /* the last type string found valid */
 } MpPoolRecordReader;
 
-/* Whether @value's type cannot hold a handle. */
-gboolean   mp_pool_value_is_plain    (GVariant        *value);
 /* Whether @value goes in a typed message of its own rather than as a
- * record: it may hold handles, or it is large (not copied into a
- * message of records first). */
+ * record: it holds handles (whose descriptors the typed message carries),
+ * or it is large (not copied into a message of records first). */
 gboolean   mp_pool_value_travels_alone (GVariant      *value);
 void       mp_pool_records_init      (MpPoolRecords   *records);
 void       mp_pool_records_add       (MpPoolRecords   *records,

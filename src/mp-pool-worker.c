@@ -38,16 +38,38 @@ mp_pool_error_from_variant (GVariant *value)
 
 /* ---- records ---------------------------------------------------------------- */
 
-gboolean
-mp_pool_value_is_plain (GVariant *value)
+/* Whether @value holds a handle: its type says it may ("h", or "v"
+ * anywhere); then its values are looked at. */
+static gboolean
+holds_handles (GVariant *value)
 {
-  return !mp_handles_possible (g_variant_get_type (value));
+  const GVariantType *type = g_variant_get_type (value);
+  GVariantIter iter;
+  GVariant *child;
+
+  if (!mp_handles_possible (type))
+    return FALSE;
+  if (g_variant_type_equal (type, G_VARIANT_TYPE_HANDLE))
+    return TRUE;
+  if (!g_variant_is_container (value))
+    return FALSE;
+  g_variant_iter_init (&iter, value);
+  while ((child = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      gboolean found = holds_handles (child);
+
+      g_variant_unref (child);
+      if (found)
+        return TRUE;
+    }
+  return FALSE;
 }
 
 gboolean
 mp_pool_value_travels_alone (GVariant *value)
 {
-  return !mp_pool_value_is_plain (value) || g_variant_get_size (value) >= MP_POOL_BATCH_BYTES;
+  /* Large first: no walk through a large value. */
+  return g_variant_get_size (value) >= MP_POOL_BATCH_BYTES || holds_handles (value);
 }
 
 void

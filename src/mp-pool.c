@@ -80,6 +80,7 @@ typedef struct
   gboolean        timed_out;     /* the pool thread's */
   gboolean        answered;      /* its result is out already */
   gboolean        ends_message;  /* the last job of the message it went in */
+  gboolean        alone;         /* sent in a typed message of its own */
   gpointer        next_incoming; /* in MpPool.incoming */
 } Job;
 
@@ -253,6 +254,7 @@ job_new (MpPool        *self,
   job->kind = kind;
   job->task = task;
   job->payload = g_variant_ref_sink (payload);
+  job->alone = mp_pool_value_travels_alone (job->payload);
   job->n_items = n_items;
   job->timeout = timeout < 0 ? self->task_timeout : timeout;
   return job;
@@ -1553,8 +1555,7 @@ send_jobs (MpPool *self,
         }
       /* Alone: a job with a timeout, or one whose payload may hold
        * handles (a typed message carries their descriptors) or is large. */
-      if (n > 0 && (job->timeout > 0 || batch[0]->timeout > 0 ||
-                    mp_pool_value_travels_alone (job->payload) || mp_pool_value_travels_alone (batch[0]->payload)))
+      if (n > 0 && (job->timeout > 0 || batch[0]->timeout > 0 || job->alone || batch[0]->alone))
         break;
       batch[n++] = g_queue_pop_head (&self->pending);
       bytes += g_variant_get_size (job->payload) + strlen (job->task) + 16;
@@ -1571,7 +1572,7 @@ send_jobs (MpPool *self,
   if (n == 0)
     return FALSE;
 
-  if (mp_pool_value_travels_alone (batch[0]->payload))
+  if (batch[0]->alone)
     message = mp_message_new (MP_WIRE_KIND_VALUE,
                               g_variant_new (MP_POOL_JOB_TYPE, batch[0]->id, (guint8) batch[0]->kind,
                                              batch[0]->task, batch[0]->payload));

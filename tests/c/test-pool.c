@@ -187,6 +187,29 @@ task_read_fd (GVariant *args, GCancellable *cancellable, gpointer data, GError *
   return g_variant_new_string (buf);
 }
 
+/* A pipe's read end, with args (a string) written into it. */
+static GVariant *
+task_make_pipe (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  const char *text = g_variant_get_string (args, NULL);
+  int fds[2];
+
+  if (pipe (fds) != 0 || write (fds[1], text, strlen (text)) != (gssize) strlen (text))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "pipe");
+      return NULL;
+    }
+  close (fds[1]);
+  return g_variant_new_handle (fds[0]);
+}
+
+/* Nothing, as a Python task's None ("mv"). */
+static GVariant *
+task_nothing (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+}
+
 static GVariant *
 task_init (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
 {
@@ -1097,6 +1120,57 @@ test_cancel_async (void)
   gate_close (&gate);
 }
 
+/* Results of every kind come back among batched ones: a descriptor (its
+ * answer travels alone, with it), a value whose type could hold one but
+ * does not, plain values. */
+static void
+test_batch_results (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GPtrArray) squares = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) pipes = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) nothings = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_open (&gate, pool, "gate-results");
+  for (int i = 0; i < 5; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("from worker %d", i);
+      g_autoptr(GPtrArray) some = g_ptr_array_new_with_free_func (g_object_unref);
+
+      submit_squares (pool, some, 20 * i, 20 * i + 20);
+      g_ptr_array_extend_and_steal (squares, g_steal_pointer (&some));
+      g_ptr_array_add (pipes, mp_pool_submit (pool, "make-pipe", g_variant_new_string (text), -1, &error));
+      g_assert_no_error (error);
+      g_ptr_array_add (nothings, mp_pool_submit (pool, "nothing", NULL, -1, &error));
+      g_assert_no_error (error);
+    }
+  gate_close (&gate);
+
+  check_squares (squares, 0);
+  for (int i = 0; i < 5; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("from worker %d", i);
+      g_autoptr(GVariant) v = mp_pool_result_get (pipes->pdata[i], TIMEOUT, &error);
+      char buf[64];
+      gssize n;
+
+      g_assert_no_error (error);
+      g_assert_true (g_variant_is_of_type (v, G_VARIANT_TYPE_HANDLE));
+      n = read (g_variant_get_handle (v), buf, sizeof buf - 1);
+      g_assert_cmpint (n, ==, (gssize) strlen (text));
+      buf[n] = '\0';
+      g_assert_cmpstr (buf, ==, text);
+      g_clear_pointer (&v, g_variant_unref);
+
+      v = mp_pool_result_get (nothings->pdata[i], TIMEOUT, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (g_variant_get_type_string (v), ==, "mv");
+      g_assert_null (g_variant_get_maybe (v));
+    }
+}
+
 /* A copy of a pool in a forked child goes away there without waiting for
  * the parent's thread and workers (they do not exist in the child). */
 static void
@@ -1182,6 +1256,8 @@ main (int    argc,
   mp_register_task ("rendezvous", task_rendezvous, NULL, NULL);
   mp_register_task ("gate", task_gate, NULL, NULL);
   mp_register_task ("read-fd", task_read_fd, NULL, NULL);
+  mp_register_task ("make-pipe", task_make_pipe, NULL, NULL);
+  mp_register_task ("nothing", task_nothing, NULL, NULL);
   mp_register_task ("init", task_init, NULL, NULL);
   mp_register_task ("get-init", task_get_init, NULL, NULL);
   /* One scratch directory for the parent and every worker, however they
@@ -1221,6 +1297,7 @@ main (int    argc,
   g_test_add_func ("/pool/batch/held-reply", test_batch_held_reply);
   g_test_add_func ("/pool/batch/timeout", test_batch_timeout);
   g_test_add_func ("/pool/batch/handles", test_batch_handles);
+  g_test_add_func ("/pool/batch/results", test_batch_results);
   g_test_add_func ("/pool/batch/delivery-budget", test_delivery_budget);
   g_test_add_func ("/pool/cancel-async", test_cancel_async);
   g_test_add_func ("/pool/fork-is-forkserver", test_fork_is_forkserver);
