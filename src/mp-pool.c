@@ -43,6 +43,15 @@
  * Tasks are registered with mp_register_task() before mp_init(), as for
  * #MpProcess. A map sends its items in chunks (a job each); a worker runs
  * the task once per item and answers with the chunk's results.
+ *
+ * While many jobs wait, a worker gets several in one message (a share of
+ * the queue small enough that the other workers get theirs), and answers
+ * them in one message, holding an answer only while it has more jobs of
+ * that message to run and never more than a millisecond. A job with a
+ * timeout, or with descriptors in its arguments, travels alone. A worker
+ * that dies fails only the job it was running; the others it was sent go
+ * back to the queue, including any that had finished but whose answers
+ * died with it: those run again.
  */
 
 /* Messages of jobs sent to a worker at most: the one it runs, and one
