@@ -60,6 +60,11 @@
 /* How often a worker that was sent a job since cancelled is looked at:
  * the job is killed if it starts. */
 #define CANCEL_POLL_MS 10
+/* About how long the jobs of one message should take: batches are for
+ * short jobs, where they save a round trip each; longer jobs go one by
+ * one, as Python's workers take them, so that none waits behind another
+ * while a worker is free. */
+#define MESSAGE_WORK_US 2000.0
 
 typedef enum
 {
@@ -90,6 +95,7 @@ typedef struct
   gboolean        answered;      /* its result is out already */
   gboolean        ends_message;  /* the last job of the message it went in */
   gboolean        alone;         /* sent in a typed message of its own */
+  gint64          sent_at;       /* monotonic time it went to its worker */
   gpointer        next_incoming; /* in MpPool.incoming */
 } Job;
 
@@ -119,6 +125,7 @@ struct _Worker
   guint           n_messages;    /* messages of jobs not fully answered */
   MpPoolWorkerState *state;      /* its page: the job it runs */
   guint           n_sent;
+  gint64          last_reply_at; /* monotonic time of its last answers */
   gboolean        ready;         /* said so: job clocks run from now */
   gboolean        retiring;      /* sent all it may run */
   gboolean        released;      /* told to stop: the pool is closed and done */
@@ -176,6 +183,8 @@ struct _MpPool
   GPtrArray      *workers;       /* of Worker */
   GArray         *deaths;        /* gint64 times of unexpected deaths */
   guint           next_worker_index;
+  double          job_us;        /* a job's time, as answers tell (a moving
+                                  * average); batches are sized from it */
 };
 
 enum {
@@ -1185,12 +1194,33 @@ handle_one_reply (Worker   *worker,
   return TRUE;
 }
 
+/* @n jobs were answered in one message, the first of them sent at
+ * @sent_at: the time they took, each, goes into the pool's average (the
+ * worker ran them since it answered the ones before, or since they came). */
+static void
+count_job_time (Worker *worker,
+                guint   n,
+                gint64  sent_at)
+{
+  MpPool *self = worker->pool;
+  gint64 now = g_get_monotonic_time ();
+  gint64 since = MAX (worker->last_reply_at, sent_at);
+
+  worker->last_reply_at = now;
+  if (n == 0 || since <= 0)
+    return;
+  self->job_us += ((double) (now - since) / n - self->job_us) / 4;
+}
+
 /* "Ready", with the worker's page; or the answers to one or more jobs:
  * the next one's clock starts once they are in. */
 static gboolean
 handle_reply (Worker    *worker,
               MpMessage *message)
 {
+  Job *first = g_queue_peek_head (&worker->inflight);
+  gint64 sent_at = first != NULL ? first->sent_at : 0;
+  guint before = g_queue_get_length (&worker->inflight);
   gboolean ok = TRUE;
 
   if (g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_REPLY_TYPE)))
@@ -1211,6 +1241,7 @@ handle_reply (Worker    *worker,
               close (fd);
             }
           worker->ready = TRUE;
+          worker->last_reply_at = g_get_monotonic_time ();
           start_timer (worker);
           return TRUE;
         }
@@ -1240,6 +1271,7 @@ handle_reply (Worker    *worker,
     }
   else
     return FALSE;
+  count_job_time (worker, before - g_queue_get_length (&worker->inflight), sent_at);
   start_timer (worker);
   check_cancelled (worker);
   return ok;
@@ -1524,10 +1556,16 @@ stop_workers (MpPool *self)
  * worker waits for it, even if another falls idle), as guided
  * scheduling does, and at most MP_POOL_BATCH_MAX. */
 static guint
-batch_size (guint pending,
-            guint n_workers)
+batch_size (MpPool *self,
+            guint   pending,
+            guint   n_workers)
 {
-  return CLAMP (pending / (2 * MAX (n_workers, 1)), 1, MP_POOL_BATCH_MAX);
+  double fit = MESSAGE_WORK_US / MAX (self->job_us, 0.1);
+  guint n = pending / (2 * MAX (n_workers, 1));
+
+  if (fit < n)
+    n = (guint) fit;
+  return CLAMP (n, 1, MP_POOL_BATCH_MAX);
 }
 
 /* Sends @worker the next waiting jobs, up to @max, in one message; FALSE
@@ -1548,7 +1586,7 @@ send_jobs (MpPool *self,
 
   g_mutex_lock (&self->lock);
   absorb_incoming_locked (self);
-  max = batch_size (g_queue_get_length (&self->pending), n_workers);
+  max = batch_size (self, g_queue_get_length (&self->pending), n_workers);
   if (self->max_tasks_per_worker > 0)
     max = MIN (max, self->max_tasks_per_worker - worker->n_sent);
   while (n < max && bytes < MP_POOL_BATCH_BYTES)
@@ -1605,11 +1643,16 @@ send_jobs (MpPool *self,
       g_mutex_unlock (&self->lock);
       return FALSE;
     }
-  for (guint i = 0; i < n; i++)
-    {
-      batch[i]->ends_message = (i == n - 1);
-      g_queue_push_tail (&worker->inflight, batch[i]);
-    }
+  {
+    gint64 now = g_get_monotonic_time ();
+
+    for (guint i = 0; i < n; i++)
+      {
+        batch[i]->ends_message = (i == n - 1);
+        batch[i]->sent_at = now;
+        g_queue_push_tail (&worker->inflight, batch[i]);
+      }
+  }
   worker->n_messages++;
   if (g_queue_get_length (&worker->inflight) == n)
     start_timer (worker);
@@ -2148,6 +2191,8 @@ mp_pool_init (MpPool *self)
   self->deaths = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->max_restarts = 10;
   self->restart_period = 10;
+  /* Unknown: long, so one job per message until answers say otherwise. */
+  self->job_us = MESSAGE_WORK_US;
   self->owner_context = g_main_context_ref_thread_default ();
   self->owner_pid = getpid ();
   self->owner_delivery = mp_delivery_get (self->owner_context);
