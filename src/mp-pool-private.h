@@ -114,6 +114,22 @@ gboolean   mp_pool_record_reader_next  (MpPoolRecordReader *reader,
                                         const char        **name,
                                         GVariant          **value,
                                         GError            **error);
+/* The same, without making the value: its bytes are @size bytes at
+ * @offset in reader->bytes, of type @type_string (valid, and alive with
+ * reader->bytes). */
+gboolean   mp_pool_record_reader_next_bytes (MpPoolRecordReader *reader,
+                                             guint64            *id,
+                                             guint8             *kind,
+                                             const char        **name,
+                                             gsize              *offset,
+                                             gsize              *size,
+                                             const char        **type_string,
+                                             GError            **error);
+/* A record's value from its bytes (a full reference). */
+GVariant  *mp_pool_record_value      (GBytes          *bytes,
+                                      gsize            offset,
+                                      gsize            size,
+                                      const char      *type_string);
 void       mp_pool_record_reader_clear (MpPoolRecordReader *reader);
 
 typedef enum
@@ -166,6 +182,15 @@ void          mp_pool_result_set_cancel_func (MpPoolResult  *self,
 gboolean      mp_pool_result_complete     (MpPoolResult     *self,
                                            GVariant         *value,
                                            GError           *error);
+/* The same with a value not made yet: @size bytes at @offset in @bytes
+ * (a reference is taken), of type @type_string (inside @bytes). The value
+ * is made by the thread that first reads it, so that the thread that
+ * completes allocates nothing per result that another thread frees. */
+gboolean      mp_pool_result_complete_bytes (MpPoolResult   *self,
+                                           GBytes           *bytes,
+                                           gsize             offset,
+                                           gsize             size,
+                                           const char       *type_string);
 void          mp_pool_result_return_task  (MpPoolResult     *self,
                                            GTask            *task);
 

@@ -34,6 +34,10 @@ struct _MpPoolResult
   guint             n_blocked;  /* threads in g_cond_wait */
   gboolean          done;
   GVariant         *value;
+  GBytes           *bytes;      /* the value's, until it is first read: */
+  gsize             offset;
+  gsize             size;
+  const char       *type_string; /* inside bytes */
   GError           *error;
   GPtrArray        *waiting;    /* of Waiter: get_async calls */
   MpDelivery       *delivery;   /* to the submitter's context */
@@ -79,6 +83,7 @@ mp_pool_result_finalize (GObject *object)
   MpPoolResult *self = MP_POOL_RESULT (object);
 
   g_clear_pointer (&self->value, g_variant_unref);
+  g_clear_pointer (&self->bytes, g_bytes_unref);
   g_clear_error (&self->error);
   g_ptr_array_unref (self->waiting);
   g_clear_pointer (&self->delivery, mp_delivery_unref);
@@ -295,6 +300,19 @@ mp_pool_deliveries_end (void)
 
 /* ---- completion --------------------------------------------------------- */
 
+/* Under the lock: the value, made from its bytes on first use (by the
+ * reader's thread). */
+static GVariant *
+value_locked (MpPoolResult *self)
+{
+  if (self->value == NULL && self->bytes != NULL)
+    {
+      self->value = mp_pool_record_value (self->bytes, self->offset, self->size, self->type_string);
+      g_clear_pointer (&self->bytes, g_bytes_unref);
+    }
+  return self->value;
+}
+
 /* In the waiter's context. */
 static void
 return_waiter (gpointer data,
@@ -314,7 +332,14 @@ return_waiter (gpointer data,
   if (self->error != NULL)
     g_task_return_error (waiter->task, g_error_copy (self->error));
   else
-    g_task_return_pointer (waiter->task, g_variant_ref (self->value), (GDestroyNotify) g_variant_unref);
+    {
+      GVariant *value;
+
+      g_mutex_lock (&self->lock);
+      value = g_variant_ref (value_locked (self));
+      g_mutex_unlock (&self->lock);
+      g_task_return_pointer (waiter->task, value, (GDestroyNotify) g_variant_unref);
+    }
 }
 
 static void
@@ -324,10 +349,14 @@ notify_ready (gpointer data,
   g_object_notify_by_pspec (data, properties[PROP_READY]);
 }
 
-gboolean
-mp_pool_result_complete (MpPoolResult *self,
-                         GVariant     *value,
-                         GError       *error)
+static gboolean
+complete (MpPoolResult *self,
+          GVariant     *value,
+          GError       *error,
+          GBytes       *bytes,
+          gsize         offset,
+          gsize         size,
+          const char   *type_string)
 {
   g_autoptr(GPtrArray) waiting = NULL;
 
@@ -342,6 +371,13 @@ mp_pool_result_complete (MpPoolResult *self,
   self->done = TRUE;
   self->value = value;
   self->error = error;
+  if (bytes != NULL)
+    {
+      self->bytes = g_bytes_ref (bytes);
+      self->offset = offset;
+      self->size = size;
+      self->type_string = type_string;
+    }
   if (self->waiting->len > 0)
     {
       waiting = g_steal_pointer (&self->waiting);
@@ -363,6 +399,24 @@ mp_pool_result_complete (MpPoolResult *self,
   if (g_signal_has_handler_pending (self, notify_signal_id, is_ready_quark, FALSE))
     mp_pool_deliver (self->delivery, notify_ready, g_object_ref (self), g_object_unref);
   return TRUE;
+}
+
+gboolean
+mp_pool_result_complete (MpPoolResult *self,
+                         GVariant     *value,
+                         GError       *error)
+{
+  return complete (self, value, error, NULL, 0, 0, NULL);
+}
+
+gboolean
+mp_pool_result_complete_bytes (MpPoolResult *self,
+                               GBytes       *bytes,
+                               gsize         offset,
+                               gsize         size,
+                               const char   *type_string)
+{
+  return complete (self, NULL, NULL, bytes, offset, size, type_string);
 }
 
 /**
@@ -465,7 +519,7 @@ mp_pool_result_get (MpPoolResult  *self,
   if (self->error != NULL)
     g_propagate_error (error, g_error_copy (self->error));
   else
-    value = g_variant_ref (self->value);
+    value = g_variant_ref (value_locked (self));
   g_mutex_unlock (&self->lock);
   return value;
 }

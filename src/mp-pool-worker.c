@@ -161,6 +161,18 @@ mp_pool_record_reader_clear (MpPoolRecordReader *reader)
   g_clear_pointer (&reader->bytes, g_bytes_unref);
 }
 
+GVariant *
+mp_pool_record_value (GBytes     *bytes,
+                      gsize       offset,
+                      gsize       size,
+                      const char *type)
+{
+  g_autoptr(GBytes) part = g_bytes_new_from_bytes (bytes, offset, size);
+
+  /* Checked when read (G_VARIANT_TYPE() would check again). */
+  return g_variant_ref_sink (g_variant_new_from_bytes ((const GVariantType *) type, part, FALSE));
+}
+
 gboolean
 mp_pool_record_reader_next (MpPoolRecordReader  *reader,
                             guint64             *id,
@@ -168,6 +180,25 @@ mp_pool_record_reader_next (MpPoolRecordReader  *reader,
                             const char         **name,
                             GVariant           **value,
                             GError             **error)
+{
+  gsize offset, size;
+  const char *type;
+
+  if (!mp_pool_record_reader_next_bytes (reader, id, kind, name, &offset, &size, &type, error))
+    return FALSE;
+  *value = mp_pool_record_value (reader->bytes, offset, size, type);
+  return TRUE;
+}
+
+gboolean
+mp_pool_record_reader_next_bytes (MpPoolRecordReader  *reader,
+                                  guint64             *id,
+                                  guint8              *kind,
+                                  const char         **name,
+                                  gsize               *value_offset,
+                                  gsize               *value_size,
+                                  const char         **type_string,
+                                  GError             **error)
 {
   const guint8 *data = reader->data;
   gsize size = reader->size, at = reader->at;
@@ -200,12 +231,9 @@ mp_pool_record_reader_next (MpPoolRecordReader  *reader,
   at = (at + 7) & ~(gsize) 7;
   if (at > size || header.size > size - at)
     goto malformed;
-  {
-    g_autoptr(GBytes) part = g_bytes_new_from_bytes (reader->bytes, at, header.size);
-
-    /* Checked above (G_VARIANT_TYPE() would check again). */
-    *value = g_variant_ref_sink (g_variant_new_from_bytes ((const GVariantType *) type, part, FALSE));
-  }
+  *value_offset = at;
+  *value_size = header.size;
+  *type_string = type;
   at += header.size;
   reader->at = MIN ((at + 7) & ~(gsize) 7, size);
   *id = header.id;

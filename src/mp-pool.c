@@ -1257,14 +1257,36 @@ handle_reply (Worker    *worker,
     {
       MpPoolRecordReader reader;
       g_autoptr(GError) error = NULL;
-      const char *name;
-      GVariant *value;
+      const char *name, *type;
+      gsize offset, size;
       guint64 id;
       guint8 success;
 
       mp_pool_record_reader_init (&reader, message->body);
-      while (ok && mp_pool_record_reader_next (&reader, &id, &success, &name, &value, &error))
-        ok = handle_one_reply (worker, id, success, value);
+      while (ok && mp_pool_record_reader_next_bytes (&reader, &id, &success, &name, &offset, &size, &type, &error))
+        {
+          Job *job = g_queue_peek_head (&worker->inflight);
+
+          /* An apply's value: made by whoever reads it, from the
+           * message's bytes (nothing allocated here per result for the
+           * loop thread to free). */
+          if (success && job != NULL && job->id == id && job->result != NULL && job->map == NULL &&
+              job->iterator == NULL)
+            {
+              g_queue_pop_head (&worker->inflight);
+              if (job->ends_message)
+                worker->n_messages--;
+              if (!job->answered)
+                {
+                  job->answered = TRUE;
+                  job_counted (worker->pool, job, TRUE);
+                  mp_pool_result_complete_bytes (job->result, reader.bytes, offset, size, type);
+                }
+              job_free (job);
+            }
+          else
+            ok = handle_one_reply (worker, id, success, mp_pool_record_value (reader.bytes, offset, size, type));
+        }
       mp_pool_record_reader_clear (&reader);
       if (error != NULL)
         ok = FALSE;
