@@ -333,30 +333,46 @@ serve_waiters_locked (MpPoolIterator *self)
 }
 
 void
-mp_pool_iterator_chunk_done (MpPoolIterator *self,
-                             guint           chunk,
-                             GVariant       *results,
-                             GError         *error)
+mp_pool_iterator_chunks_done (MpPoolIterator *self,
+                              MpPoolChunkDone *done,
+                              guint           n)
 {
   g_mutex_lock (&self->lock);
-  if (chunk < self->n_chunks && !self->arrived[chunk])
+  for (guint i = 0; i < n; i++)
     {
-      self->arrived[chunk] = TRUE;
-      self->values[chunk] = results;
-      self->errors[chunk] = error;
-      if (!self->ordered)
-        g_queue_push_tail (&self->done, GUINT_TO_POINTER (chunk + 1));
-      results = NULL;
-      error = NULL;
+      guint chunk = done[i].chunk;
+
+      if (chunk < self->n_chunks && !self->arrived[chunk])
+        {
+          self->arrived[chunk] = TRUE;
+          self->values[chunk] = g_steal_pointer (&done[i].results);
+          self->errors[chunk] = g_steal_pointer (&done[i].error);
+          if (!self->ordered)
+            g_queue_push_tail (&self->done, GUINT_TO_POINTER (chunk + 1));
+        }
     }
   serve_waiters_locked (self);
   /* A futex call each: only for a reader that waits. */
   if (self->n_blocked > 0)
     g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
-  g_clear_pointer (&results, g_variant_unref);
-  g_clear_error (&error);
+  for (guint i = 0; i < n; i++)
+    {
+      g_clear_pointer (&done[i].results, g_variant_unref);
+      g_clear_error (&done[i].error);
+    }
   submit_more (self);
+}
+
+void
+mp_pool_iterator_chunk_done (MpPoolIterator *self,
+                             guint           chunk,
+                             GVariant       *results,
+                             GError         *error)
+{
+  MpPoolChunkDone done = { chunk, results, error };
+
+  mp_pool_iterator_chunks_done (self, &done, 1);
 }
 
 /**

@@ -208,6 +208,18 @@ void            mp_pool_iterator_chunk_done (MpPoolIterator   *self,
                                              guint             chunk,
                                              GVariant         *results,
                                              GError           *error);
+/* Several chunks at once (their results and errors are taken), under one
+ * lock. */
+typedef struct
+{
+  guint     chunk;
+  GVariant *results;
+  GError   *error;
+} MpPoolChunkDone;
+
+void            mp_pool_iterator_chunks_done (MpPoolIterator  *self,
+                                             MpPoolChunkDone  *done,
+                                             guint             n);
 /* The pool's side: queue @n chunks of an iterator's items, numbered
  * from @first. */
 gboolean        mp_pool_submit_chunks       (MpPool           *pool,

@@ -185,6 +185,8 @@ struct _MpPool
   guint           next_worker_index;
   double          job_us;        /* a job's time, as answers tell (a moving
                                   * average); batches are sized from it */
+  GArray         *chunks_done;   /* of ChunkDone: an imap's chunks answered
+                                  * in the message being read, or NULL */
 };
 
 enum {
@@ -474,6 +476,38 @@ join_chunks (GVariant **chunks,
   return g_variant_builder_end (&builder);
 }
 
+typedef struct
+{
+  MpPoolIterator  *iterator;
+  MpPoolChunkDone  done;
+} ChunkDone;
+
+/* The imap chunks answered in one message go to their iterators together
+ * (a lock each, not one per chunk). */
+static void
+flush_chunks_done (GArray *all)
+{
+  guint start = 0;
+
+  while (start < all->len)
+    {
+      MpPoolIterator *iterator = g_array_index (all, ChunkDone, start).iterator;
+      g_autofree MpPoolChunkDone *run = NULL;
+      guint end = start;
+
+      while (end < all->len && g_array_index (all, ChunkDone, end).iterator == iterator)
+        end++;
+      run = g_new (MpPoolChunkDone, end - start);
+      for (guint i = start; i < end; i++)
+        run[i - start] = g_array_index (all, ChunkDone, i).done;
+      mp_pool_iterator_chunks_done (iterator, run, end - start);
+      for (guint i = start; i < end; i++)
+        g_object_unref (g_array_index (all, ChunkDone, i).iterator);
+      start = end;
+    }
+  g_array_set_size (all, 0);
+}
+
 /* The outcome of @job: takes @value or @error. The pool thread's, never
  * under the pool's lock (results take their own). */
 static void
@@ -495,7 +529,14 @@ job_done (MpPool   *self,
 
   if (job->iterator != NULL)
     {
-      mp_pool_iterator_chunk_done (job->iterator, job->chunk, value, error);
+      if (self->chunks_done != NULL)
+        {
+          ChunkDone done = { g_object_ref (job->iterator), { job->chunk, value, error } };
+
+          g_array_append_val (self->chunks_done, done);
+        }
+      else
+        mp_pool_iterator_chunk_done (job->iterator, job->chunk, value, error);
       return;
     }
   if (job->map == NULL)
@@ -1308,12 +1349,18 @@ drain_replies (Worker *worker)
       g_autoptr(GError) error = NULL;
       gboolean would_block, ok;
       MpMessage *message = mp_channel_try_receive (worker->channel, &would_block, &error);
+      GArray *chunks_done;
 
       if (message == NULL)
         return;
       /* A message's results go to their contexts together. */
       mp_pool_deliveries_begin ();
+      chunks_done = g_array_new (FALSE, FALSE, sizeof (ChunkDone));
+      worker->pool->chunks_done = chunks_done;
       ok = handle_reply (worker, message);
+      worker->pool->chunks_done = NULL;
+      flush_chunks_done (chunks_done);
+      g_array_unref (chunks_done);
       mp_pool_deliveries_end ();
       if (!ok && !worker->killed)
         {
