@@ -872,6 +872,34 @@ test_batch_death (void)
   g_assert_cmpuint (mp_pool_get_n_completed (pool), ==, 201);
 }
 
+/* With retries, the job whose worker died in the middle of a message of
+ * jobs runs again; no other job fails. */
+static void
+test_batch_retry (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, "retries", 1, NULL);
+  g_autoptr(GPtrArray) before = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(MpPoolResult) once = NULL;
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_open (&gate, pool, "gate-retry");
+  submit_squares (pool, before, 0, 30);
+  once = mp_pool_submit (pool, "die-once", g_variant_new_string ("batch-retry"), -1, &error);
+  g_assert_no_error (error);
+  submit_squares (pool, after, 30, 100);
+  gate_close (&gate);
+
+  v = mp_pool_result_get (once, TIMEOUT, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "second time");
+  check_squares (before, 0);
+  check_squares (after, 30);
+  g_assert_cmpuint (mp_pool_get_n_failed (pool), ==, 0);
+}
+
 /* A job sent to a worker in a message of several can still be
  * cancelled: it fails at once, and if it starts (this one would hang)
  * its worker is killed; the jobs around it complete. */
@@ -1293,6 +1321,7 @@ main (int    argc,
   g_test_add_func ("/pool/max-tasks", test_max_tasks);
   g_test_add_func ("/pool/idle-workers-take-jobs", test_idle_workers_take_jobs);
   g_test_add_func ("/pool/batch/death", test_batch_death);
+  g_test_add_func ("/pool/batch/retry", test_batch_retry);
   g_test_add_func ("/pool/batch/cancel", test_batch_cancel);
   g_test_add_func ("/pool/batch/held-reply", test_batch_held_reply);
   g_test_add_func ("/pool/batch/timeout", test_batch_timeout);
