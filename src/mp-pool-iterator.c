@@ -47,6 +47,8 @@ struct _MpPoolIterator
   GWeakRef        pool;          /* not a reference: see mp_pool_imap() */
   char           *task;
   GVariant       *items;
+  GBytes         *items_bytes;   /* their bytes, when of one fixed size each */
+  gsize           item_size;
   guint           chunksize;
   gboolean        ordered;
   guint           n_chunks;
@@ -54,6 +56,7 @@ struct _MpPoolIterator
 
   GMutex          lock;
   GCond           cond;
+  guint           n_blocked;     /* threads in g_cond_wait */
   guint           next_submit;   /* the next chunk to give the pool */
   guint           n_read;        /* chunks read to the end */
   GVariant      **values;        /* per chunk, until read */
@@ -66,6 +69,9 @@ struct _MpPoolIterator
   GError         *stopped;       /* no more chunks will come: why */
   GQueue          waiting;       /* of Waiter */
 };
+
+/* Items given out and not yet read, about, when chunks are small. */
+#define WINDOW_ITEMS 4096
 
 G_DEFINE_FINAL_TYPE (MpPoolIterator, mp_pool_iterator, G_TYPE_OBJECT)
 
@@ -96,6 +102,7 @@ mp_pool_iterator_finalize (GObject *object)
   g_queue_clear_full (&self->waiting, (GDestroyNotify) waiter_free);
   g_clear_error (&self->stopped);
   g_clear_pointer (&self->items, g_variant_unref);
+  g_clear_pointer (&self->items_bytes, g_bytes_unref);
   g_free (self->task);
   g_weak_ref_clear (&self->pool);
   g_mutex_clear (&self->lock);
@@ -118,43 +125,72 @@ mp_pool_iterator_init (MpPoolIterator *self)
   g_queue_init (&self->waiting);
 }
 
-/* Gives the pool the chunks the window has room for. Not under the lock:
- * the pool takes its own. */
+static void serve_waiters_locked (MpPoolIterator *self);
+
+/* Gives the pool the chunks the window has room for, in one go once a
+ * quarter of it is free (one wake-up of the pool thread per group, not
+ * per chunk). Not under the lock: the pool takes its own. */
 static void
 submit_more (MpPoolIterator *self)
 {
-  for (;;)
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MpPool) pool = NULL;
+  g_autoptr(GPtrArray) chunks = NULL;
+  gsize n_items = g_variant_n_children (self->items);
+  guint first, count, out;
+
+  /* Most calls find no room: looked at without the lock first (the
+   * pool thread takes it for every chunk that comes back). */
+  out = __atomic_load_n (&self->next_submit, __ATOMIC_RELAXED) - __atomic_load_n (&self->n_read, __ATOMIC_RELAXED);
+  if (out > 0 && out < self->window && self->window - out < MAX (self->window / 4, 1) &&
+      __atomic_load_n (&self->stopped, __ATOMIC_RELAXED) == NULL)
+    return;
+
+  g_mutex_lock (&self->lock);
+  out = self->next_submit - self->n_read;
+  if (self->stopped != NULL || self->next_submit >= self->n_chunks || out >= self->window ||
+      (out > 0 && self->window - out < MAX (self->window / 4, 1)))
     {
-      g_autoptr(GVariant) chunk = NULL;
-      g_autoptr(GError) error = NULL;
-      g_autoptr(MpPool) pool = NULL;
-      gsize n_items = g_variant_n_children (self->items);
-      guint index;
-
-      g_mutex_lock (&self->lock);
-      if (self->stopped != NULL || self->next_submit >= self->n_chunks ||
-          self->next_submit - self->n_read >= self->window)
-        {
-          g_mutex_unlock (&self->lock);
-          return;
-        }
-      index = self->next_submit++;
       g_mutex_unlock (&self->lock);
+      return;
+    }
+  first = self->next_submit;
+  count = MIN (self->window - out, self->n_chunks - first);
+  self->next_submit += count;
+  g_mutex_unlock (&self->lock);
 
-      chunk = mp_pool_slice_items (self->items, (gsize) index * self->chunksize,
-                                   MIN (self->chunksize, n_items - (gsize) index * self->chunksize));
-      pool = g_weak_ref_get (&self->pool);
-      if (pool == NULL)
-        error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The pool is gone"));
-      if (pool == NULL || !mp_pool_submit_chunk (pool, self, self->task, chunk, index, &error))
+  chunks = g_ptr_array_new_full (count, (GDestroyNotify) g_variant_unref);
+  for (guint index = first; index < first + count; index++)
+    {
+      gsize start = (gsize) index * self->chunksize, n = MIN (self->chunksize, n_items - start);
+
+      if (self->items_bytes != NULL)
         {
-          g_mutex_lock (&self->lock);
-          if (self->stopped == NULL)
-            self->stopped = g_steal_pointer (&error);
-          g_cond_broadcast (&self->cond);
-          g_mutex_unlock (&self->lock);
-          return;
+          /* A slice of the same memory. */
+          g_autoptr(GBytes) part = g_bytes_new_from_bytes (self->items_bytes, start * self->item_size,
+                                                           n * self->item_size);
+
+          g_ptr_array_add (chunks, g_variant_ref_sink (g_variant_new_from_bytes (g_variant_get_type (self->items),
+                                                                                 part, TRUE)));
         }
+      else
+        g_ptr_array_add (chunks, mp_pool_slice_items (self->items, start, n));
+    }
+  pool = g_weak_ref_get (&self->pool);
+  if (pool == NULL)
+    error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The pool is gone"));
+  if (pool == NULL || !mp_pool_submit_chunks (pool, self, self->task, (GVariant **) chunks->pdata, first, count, &error))
+    {
+      g_mutex_lock (&self->lock);
+      if (self->stopped == NULL)
+        self->stopped = g_steal_pointer (&error);
+      /* These will not come: the reader gets the error after the ones
+       * before them. */
+      self->next_submit = MIN (self->next_submit, first);
+      if (self->n_blocked > 0)
+        g_cond_broadcast (&self->cond);
+      serve_waiters_locked (self);
+      g_mutex_unlock (&self->lock);
     }
 }
 
@@ -171,10 +207,22 @@ mp_pool_iterator_new (MpPool     *pool,
   g_weak_ref_init (&self->pool, pool);
   self->task = g_strdup (task);
   self->items = g_variant_ref (items);
+  if (n_items > 0 && mp_pool_type_is_fixed_basic (g_variant_type_element (g_variant_get_type (items))))
+    {
+      g_autoptr(GVariant) first = g_variant_get_child_value (items, 0);
+
+      self->item_size = g_variant_get_size (first);
+      if (self->item_size > 0 && g_variant_get_size (items) == self->item_size * n_items)
+        self->items_bytes = g_variant_get_data_as_bytes (items);
+    }
   self->chunksize = chunksize;
   self->ordered = ordered;
   self->n_chunks = (n_items + chunksize - 1) / chunksize;
-  self->window = 2 * mp_pool_get_n_workers (pool) + 2;
+  /* Enough chunks given out that the workers get them in batches
+   * (MP_POOL_BATCH_MAX each) and never wait for the reader; few enough
+   * items that a slow reader does not pile up results. */
+  self->window = MAX (2 * mp_pool_get_n_workers (pool) + 2,
+                      MIN (WINDOW_ITEMS / chunksize, 4 * MP_POOL_BATCH_MAX * mp_pool_get_n_workers (pool)));
   self->values = g_new0 (GVariant *, self->n_chunks);
   self->errors = g_new0 (GError *, self->n_chunks);
   self->arrived = g_new0 (guint8, self->n_chunks);
@@ -285,28 +333,46 @@ serve_waiters_locked (MpPoolIterator *self)
 }
 
 void
+mp_pool_iterator_chunks_done (MpPoolIterator *self,
+                              MpPoolChunkDone *done,
+                              guint           n)
+{
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < n; i++)
+    {
+      guint chunk = done[i].chunk;
+
+      if (chunk < self->n_chunks && !self->arrived[chunk])
+        {
+          self->arrived[chunk] = TRUE;
+          self->values[chunk] = g_steal_pointer (&done[i].results);
+          self->errors[chunk] = g_steal_pointer (&done[i].error);
+          if (!self->ordered)
+            g_queue_push_tail (&self->done, GUINT_TO_POINTER (chunk + 1));
+        }
+    }
+  serve_waiters_locked (self);
+  /* A futex call each: only for a reader that waits. */
+  if (self->n_blocked > 0)
+    g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  for (guint i = 0; i < n; i++)
+    {
+      g_clear_pointer (&done[i].results, g_variant_unref);
+      g_clear_error (&done[i].error);
+    }
+  submit_more (self);
+}
+
+void
 mp_pool_iterator_chunk_done (MpPoolIterator *self,
                              guint           chunk,
                              GVariant       *results,
                              GError         *error)
 {
-  g_mutex_lock (&self->lock);
-  if (chunk < self->n_chunks && !self->arrived[chunk])
-    {
-      self->arrived[chunk] = TRUE;
-      self->values[chunk] = results;
-      self->errors[chunk] = error;
-      if (!self->ordered)
-        g_queue_push_tail (&self->done, GUINT_TO_POINTER (chunk + 1));
-      results = NULL;
-      error = NULL;
-    }
-  serve_waiters_locked (self);
-  g_cond_broadcast (&self->cond);
-  g_mutex_unlock (&self->lock);
-  g_clear_pointer (&results, g_variant_unref);
-  g_clear_error (&error);
-  submit_more (self);
+  MpPoolChunkDone done = { chunk, results, error };
+
+  mp_pool_iterator_chunks_done (self, &done, 1);
 }
 
 /**
@@ -337,6 +403,7 @@ mp_pool_iterator_next (MpPoolIterator  *self,
   g_return_val_if_fail (MP_IS_POOL_ITERATOR (self), FALSE);
 
   g_mutex_lock (&self->lock);
+  self->n_blocked++;
   while ((r = take_locked (self, &item, &local_error)) == 0)
     if (deadline < 0)
       g_cond_wait (&self->cond, &self->lock);
@@ -345,6 +412,7 @@ mp_pool_iterator_next (MpPoolIterator  *self,
         r = take_locked (self, &item, &local_error);
         break;
       }
+  self->n_blocked--;
   g_mutex_unlock (&self->lock);
   submit_more (self);
 

@@ -8,6 +8,19 @@
  *   job    (t id, y kind, s task, v payload)
  *   reply  (t id, b ok, v value)   value on error: (s domain, i code, s message)
  *
+ * One message may carry several jobs and several replies, as records in
+ * an "ay" (MpPoolRecord, for values whose types cannot hold a handle: no
+ * descriptor to carry, and no GVariant built per job on the pool's
+ * thread); a job or reply whose value may hold handles travels alone, as
+ * above. The worker holds a reply
+ * while more jobs of the same message wait to run, at most
+ * MP_POOL_REPLY_HOLD_US, and sends what it holds once the message's jobs
+ * are done. As a held reply can die with its worker, the worker keeps
+ * the id of the job it is running (0 between jobs) in a shared page
+ * (MpPoolWorkerState, a memfd sent with its "ready"): the pool fails
+ * only that job when the worker dies and gives the others back. A worker
+ * without that page holds no reply.
+ *
  * A MP_POOL_JOB_APPLY payload is the task's arguments and its value the
  * task's result. A MP_POOL_JOB_CHUNK payload is an array whose elements
  * are each the arguments of one call, and its value the array of their
@@ -22,6 +35,7 @@
 
 #include <gio/gio.h>
 
+#include "mp-delivery-private.h"
 #include "mp-pool-result.h"
 #include "mp-pool-iterator.h"
 
@@ -31,6 +45,92 @@ G_BEGIN_DECLS
 #define MP_POOL_WORKER_ARGS "(hsvu)"   /* channel, initializer, its args, max jobs */
 #define MP_POOL_JOB_TYPE    "(tysv)"
 #define MP_POOL_REPLY_TYPE  "(tbv)"
+#define MP_POOL_RECORDS_TYPE "ay"
+
+/* At most this many jobs or replies in one message, and about this many
+ * bytes of payloads (a single larger one travels alone). */
+#define MP_POOL_BATCH_MAX    64
+#define MP_POOL_BATCH_BYTES  (32 * 1024)
+/* The longest a finished job's reply waits for the next ones. */
+#define MP_POOL_REPLY_HOLD_US 1000
+
+typedef struct
+{
+  guint64 running;   /* the id of the job running, 0 between jobs; atomic */
+} MpPoolWorkerState;
+
+/* One job or reply in a message of records: this header, the task's name
+ * (a job's) and the value's type string, each with its NUL, zeros up to
+ * a multiple of 8, the value's serialized bytes, zeros up to a multiple
+ * of 8. Host byte order: both ends are on one machine. */
+typedef struct
+{
+  guint64 id;
+  guint64 size;       /* of the value */
+  guint32 name_len;   /* the task's name with its NUL; 0 in a reply */
+  guint32 type_len;   /* the value's type string with its NUL */
+  guint8  kind;       /* a job's MpPoolJobKind, a reply's ok */
+  guint8  padding[7];
+} MpPoolRecord;
+
+G_STATIC_ASSERT (sizeof (MpPoolRecord) == 32);
+
+typedef struct
+{
+  GByteArray *buffer;
+  guint       n;
+} MpPoolRecords;
+
+typedef struct
+{
+  GBytes       *bytes;
+  const guint8 *data;
+  gsize         size;
+  gsize         at;
+  const char   *checked_type;  /* the last type string found valid */
+} MpPoolRecordReader;
+
+/* Whether @value goes in a typed message of its own rather than as a
+ * record: it holds handles (whose descriptors the typed message carries),
+ * or it is large (not copied into a message of records first). */
+gboolean   mp_pool_value_travels_alone (GVariant      *value);
+void       mp_pool_records_init      (MpPoolRecords   *records);
+void       mp_pool_records_add       (MpPoolRecords   *records,
+                                      guint64          id,
+                                      guint8           kind,
+                                      const char      *name,
+                                      GVariant        *value);
+gsize      mp_pool_records_size      (MpPoolRecords   *records);
+/* The records as a message body (floating); @records is empty again. */
+GVariant  *mp_pool_records_end       (MpPoolRecords   *records);
+void       mp_pool_records_clear     (MpPoolRecords   *records);
+void       mp_pool_record_reader_init  (MpPoolRecordReader *reader,
+                                        GVariant           *body);
+/* The next record: FALSE at the end, or with @error set when malformed.
+ * @name points into the message; @value is a full reference. */
+gboolean   mp_pool_record_reader_next  (MpPoolRecordReader *reader,
+                                        guint64            *id,
+                                        guint8             *kind,
+                                        const char        **name,
+                                        GVariant          **value,
+                                        GError            **error);
+/* The same, without making the value: its bytes are @size bytes at
+ * @offset in reader->bytes, of type @type_string (valid, and alive with
+ * reader->bytes). */
+gboolean   mp_pool_record_reader_next_bytes (MpPoolRecordReader *reader,
+                                             guint64            *id,
+                                             guint8             *kind,
+                                             const char        **name,
+                                             gsize              *offset,
+                                             gsize              *size,
+                                             const char        **type_string,
+                                             GError            **error);
+/* A record's value from its bytes (a full reference). */
+GVariant  *mp_pool_record_value      (GBytes          *bytes,
+                                      gsize            offset,
+                                      gsize            size,
+                                      const char      *type_string);
+void       mp_pool_record_reader_clear (MpPoolRecordReader *reader);
 
 typedef enum
 {
@@ -57,7 +157,21 @@ GError    *mp_pool_error_from_variant  (GVariant      *value);
 typedef void (*MpPoolCancelFunc) (MpPoolResult *result,
                                   gpointer      data);
 
+/* Deliveries made by the pool thread go through mp_pool_deliver(); between
+ * begin and end they are collected and pushed in bulk (see mp-pool-result.c). */
+void          mp_pool_deliver             (MpDelivery       *delivery,
+                                           GFunc             func,
+                                           gpointer          data,
+                                           GDestroyNotify    destroy);
+void          mp_pool_deliveries_begin    (void);
+void          mp_pool_deliveries_end      (void);
+
 MpPoolResult *mp_pool_result_new          (GMainContext     *context);
+/* @func (@self, @data) runs in @context once @self is done (no GTask). */
+void          mp_pool_result_when_done    (MpPoolResult     *self,
+                                           GMainContext     *context,
+                                           GFunc             func,
+                                           gpointer          data);
 /* @cancel (@data) runs once, in any thread, when the result is cancelled
  * before it is done. */
 void          mp_pool_result_set_cancel_func (MpPoolResult  *self,
@@ -68,6 +182,15 @@ void          mp_pool_result_set_cancel_func (MpPoolResult  *self,
 gboolean      mp_pool_result_complete     (MpPoolResult     *self,
                                            GVariant         *value,
                                            GError           *error);
+/* The same with a value not made yet: @size bytes at @offset in @bytes
+ * (a reference is taken), of type @type_string (inside @bytes). The value
+ * is made by the thread that first reads it, so that the thread that
+ * completes allocates nothing per result that another thread frees. */
+gboolean      mp_pool_result_complete_bytes (MpPoolResult   *self,
+                                           GBytes           *bytes,
+                                           gsize             offset,
+                                           gsize             size,
+                                           const char       *type_string);
 void          mp_pool_result_return_task  (MpPoolResult     *self,
                                            GTask            *task);
 
@@ -85,12 +208,26 @@ void            mp_pool_iterator_chunk_done (MpPoolIterator   *self,
                                              guint             chunk,
                                              GVariant         *results,
                                              GError           *error);
-/* The pool's side: queue one chunk of an iterator's items. */
-gboolean        mp_pool_submit_chunk        (MpPool           *pool,
+/* Several chunks at once (their results and errors are taken), under one
+ * lock. */
+typedef struct
+{
+  guint     chunk;
+  GVariant *results;
+  GError   *error;
+} MpPoolChunkDone;
+
+void            mp_pool_iterator_chunks_done (MpPoolIterator  *self,
+                                             MpPoolChunkDone  *done,
+                                             guint             n);
+/* The pool's side: queue @n chunks of an iterator's items, numbered
+ * from @first. */
+gboolean        mp_pool_submit_chunks       (MpPool           *pool,
                                              MpPoolIterator   *iterator,
                                              const char       *task,
-                                             GVariant         *chunk,
-                                             guint             index,
+                                             GVariant        **chunks,
+                                             guint             first,
+                                             guint             n,
                                              GError          **error);
 void            mp_pool_cancel_iterator     (MpPool           *pool,
                                              MpPoolIterator   *iterator);

@@ -1,15 +1,18 @@
-/* mp-pool-worker.c: a pool worker's side: take a job, run it, answer
+/* mp-pool-worker.c: a pool worker's side: take jobs, run them, answer
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
 #include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
 
 #include "mp-error.h"
+#include "mp-handle-private.h"
 #include "mp-pool-private.h"
 #include "mp-task.h"
 #include "mp-task-private.h"
@@ -32,6 +35,218 @@ mp_pool_error_from_variant (GVariant *value)
   g_variant_get (value, "(&si&s)", &domain, &code, &message);
   return g_error_new_literal (g_quark_from_string (domain), code, message);
 }
+
+/* ---- records ---------------------------------------------------------------- */
+
+/* Whether @value holds a handle: its type says it may ("h", or "v"
+ * anywhere); then its values are looked at. */
+static gboolean
+holds_handles (GVariant *value)
+{
+  const GVariantType *type = g_variant_get_type (value);
+  GVariantIter iter;
+  GVariant *child;
+
+  if (!mp_handles_possible (type))
+    return FALSE;
+  if (g_variant_type_equal (type, G_VARIANT_TYPE_HANDLE))
+    return TRUE;
+  if (!g_variant_is_container (value))
+    return FALSE;
+  g_variant_iter_init (&iter, value);
+  while ((child = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      gboolean found = holds_handles (child);
+
+      g_variant_unref (child);
+      if (found)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+gboolean
+mp_pool_value_travels_alone (GVariant *value)
+{
+  /* Large first: no walk through a large value. */
+  return g_variant_get_size (value) >= MP_POOL_BATCH_BYTES || holds_handles (value);
+}
+
+void
+mp_pool_records_init (MpPoolRecords *records)
+{
+  records->buffer = g_byte_array_new ();
+  records->n = 0;
+}
+
+static void
+pad8 (GByteArray *buffer)
+{
+  static const guint8 zeros[8] = { 0 };
+  gsize pad = (8 - (buffer->len & 7)) & 7;
+
+  if (pad > 0)
+    g_byte_array_append (buffer, zeros, pad);
+}
+
+void
+mp_pool_records_add (MpPoolRecords *records,
+                     guint64        id,
+                     guint8         kind,
+                     const char    *name,
+                     GVariant      *value)
+{
+  GByteArray *buffer = records->buffer;
+  const char *type = g_variant_get_type_string (value);
+  MpPoolRecord header = { 0 };
+  gsize at;
+
+  header.id = id;
+  header.size = g_variant_get_size (value);
+  header.name_len = name != NULL ? strlen (name) + 1 : 0;
+  header.type_len = strlen (type) + 1;
+  header.kind = kind;
+  g_byte_array_append (buffer, (const guint8 *) &header, sizeof header);
+  if (name != NULL)
+    g_byte_array_append (buffer, (const guint8 *) name, header.name_len);
+  g_byte_array_append (buffer, (const guint8 *) type, header.type_len);
+  pad8 (buffer);
+  at = buffer->len;
+  if (header.size > 0)
+    {
+      g_byte_array_set_size (buffer, at + header.size);
+      g_variant_store (value, buffer->data + at);
+    }
+  pad8 (buffer);
+  records->n++;
+}
+
+gsize
+mp_pool_records_size (MpPoolRecords *records)
+{
+  return records->buffer->len;
+}
+
+GVariant *
+mp_pool_records_end (MpPoolRecords *records)
+{
+  GBytes *bytes = g_byte_array_free_to_bytes (records->buffer);
+  GVariant *body = g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE);
+
+  g_bytes_unref (bytes);
+  mp_pool_records_init (records);
+  return body;
+}
+
+void
+mp_pool_records_clear (MpPoolRecords *records)
+{
+  g_clear_pointer (&records->buffer, g_byte_array_unref);
+  records->n = 0;
+}
+
+void
+mp_pool_record_reader_init (MpPoolRecordReader *reader,
+                            GVariant           *body)
+{
+  reader->bytes = g_variant_get_data_as_bytes (body);
+  reader->data = g_bytes_get_data (reader->bytes, &reader->size);
+  reader->at = 0;
+  reader->checked_type = NULL;
+}
+
+void
+mp_pool_record_reader_clear (MpPoolRecordReader *reader)
+{
+  g_clear_pointer (&reader->bytes, g_bytes_unref);
+}
+
+GVariant *
+mp_pool_record_value (GBytes     *bytes,
+                      gsize       offset,
+                      gsize       size,
+                      const char *type)
+{
+  g_autoptr(GBytes) part = g_bytes_new_from_bytes (bytes, offset, size);
+
+  /* Checked when read (G_VARIANT_TYPE() would check again). */
+  return g_variant_ref_sink (g_variant_new_from_bytes ((const GVariantType *) type, part, FALSE));
+}
+
+gboolean
+mp_pool_record_reader_next (MpPoolRecordReader  *reader,
+                            guint64             *id,
+                            guint8              *kind,
+                            const char         **name,
+                            GVariant           **value,
+                            GError             **error)
+{
+  gsize offset, size;
+  const char *type;
+
+  if (!mp_pool_record_reader_next_bytes (reader, id, kind, name, &offset, &size, &type, error))
+    return FALSE;
+  *value = mp_pool_record_value (reader->bytes, offset, size, type);
+  return TRUE;
+}
+
+gboolean
+mp_pool_record_reader_next_bytes (MpPoolRecordReader  *reader,
+                                  guint64             *id,
+                                  guint8              *kind,
+                                  const char         **name,
+                                  gsize               *value_offset,
+                                  gsize               *value_size,
+                                  const char         **type_string,
+                                  GError             **error)
+{
+  const guint8 *data = reader->data;
+  gsize size = reader->size, at = reader->at;
+  MpPoolRecord header;
+  const char *type;
+
+  if (at >= size)
+    return FALSE;
+  if (size - at < sizeof header)
+    goto malformed;
+  memcpy (&header, data + at, sizeof header);
+  at += sizeof header;
+  if (header.type_len == 0 || header.name_len > size - at || header.type_len > size - at - header.name_len)
+    goto malformed;
+  *name = header.name_len > 0 ? (const char *) data + at : NULL;
+  if (header.name_len > 0 && data[at + header.name_len - 1] != '\0')
+    goto malformed;
+  at += header.name_len;
+  type = (const char *) data + at;
+  if (data[at + header.type_len - 1] != '\0')
+    goto malformed;
+  /* Records of one message usually share their type. */
+  if (reader->checked_type == NULL || strcmp (reader->checked_type, type) != 0)
+    {
+      if (!g_variant_type_string_is_valid (type))
+        goto malformed;
+      reader->checked_type = type;
+    }
+  at += header.type_len;
+  at = (at + 7) & ~(gsize) 7;
+  if (at > size || header.size > size - at)
+    goto malformed;
+  *value_offset = at;
+  *value_size = header.size;
+  *type_string = type;
+  at += header.size;
+  reader->at = MIN ((at + 7) & ~(gsize) 7, size);
+  *id = header.id;
+  *kind = header.kind;
+  return TRUE;
+
+malformed:
+  reader->at = size;
+  g_set_error_literal (error, MP_ERROR, MP_ERROR_PROTOCOL, _("A pool message has a malformed record"));
+  return FALSE;
+}
+
+/* ---- running jobs ------------------------------------------------------------- */
 
 static GVariant *
 call (const char  *task,
@@ -56,12 +271,11 @@ mp_pool_type_is_fixed_basic (const GVariantType *type)
  * array's bytes. The first failure fails the chunk, as the first
  * exception fails Python's map(). */
 static GVariant *
-run_chunk (const char  *task,
+run_chunk (MpTaskEntry *entry,
            GVariant    *chunk,
            GError     **error)
 {
   gsize n = g_variant_n_children (chunk);
-  g_autoptr(MpTaskEntry) entry = mp_task_lookup (task, error);
   g_autoptr(GPtrArray) results = g_ptr_array_new_full (n, (GDestroyNotify) g_variant_unref);
   g_autoptr(GByteArray) fixed = NULL;   /* while every result so far is fixed-size */
   GVariantType *type = NULL;
@@ -135,23 +349,218 @@ run_chunk (const char  *task,
   return g_variant_take_ref (array);
 }
 
-static GVariant *
-run_job (GVariant  *job,
-         guint64   *id,
-         GError   **error)
+/* The last task looked up: a worker's jobs are usually all one task's. */
+typedef struct
 {
-  guint8 kind;
-  const char *task;
-  g_autoptr(GVariant) payload = NULL;
+  char        *name;
+  MpTaskEntry *entry;
+} TaskCache;
 
-  g_variant_get (job, "(ty&sv)", id, &kind, &task, &payload);
+static void
+task_cache_clear (TaskCache *cache)
+{
+  g_clear_pointer (&cache->name, g_free);
+  g_clear_pointer (&cache->entry, mp_task_entry_unref);
+}
+
+static MpTaskEntry *
+task_cache_lookup (TaskCache   *cache,
+                   const char  *name,
+                   GError     **error)
+{
+  MpTaskEntry *entry;
+
+  if (cache->name != NULL && strcmp (cache->name, name) == 0)
+    return cache->entry;
+  entry = mp_task_lookup (name, error);
+  if (entry == NULL)
+    return NULL;
+  task_cache_clear (cache);
+  cache->name = g_strdup (name);
+  cache->entry = entry;
+  return entry;
+}
+
+static GVariant *
+run_job (guint8       kind,
+         const char  *task,
+         GVariant    *payload,
+         TaskCache   *cache,
+         GError     **error)
+{
+  MpTaskEntry *entry;
+
+  if (kind != MP_POOL_JOB_APPLY && kind != MP_POOL_JOB_CHUNK)
+    goto unknown;
+  entry = task_cache_lookup (cache, task, error);
+  if (entry == NULL)
+    return NULL;
   if (kind == MP_POOL_JOB_APPLY)
-    return call (task, payload, error);
-  if (kind == MP_POOL_JOB_CHUNK && g_variant_is_container (payload) &&
-      g_variant_type_is_array (g_variant_get_type (payload)))
-    return run_chunk (task, payload, error);
+    return mp_task_entry_run (entry, payload, NULL, error);
+  if (g_variant_is_container (payload) && g_variant_type_is_array (g_variant_get_type (payload)))
+    return run_chunk (entry, payload, error);
+
+unknown:
   g_set_error (error, MP_ERROR, MP_ERROR_PROTOCOL, _("A pool worker got a job of unknown kind %u"), kind);
   return NULL;
+}
+
+/* ---- the worker's loop ------------------------------------------------------ */
+
+/* Replies waiting to go out together. A reply is held only while the
+ * worker has more jobs of the same message to run, and never longer than
+ * MP_POOL_REPLY_HOLD_US: a thread of its own sends what a long job would
+ * otherwise keep back. Sends are under the lock, from either thread. */
+typedef struct
+{
+  MpChannel     *channel;
+  GMutex         lock;
+  GCond          cond;
+  MpPoolRecords  held;
+  gint64         held_since;
+  gboolean       flusher_idle;  /* waiting, untimed, for a first held reply */
+  gboolean       quit;
+  GThread       *flusher;
+  GError        *send_error;    /* the flusher's: the pool went away */
+} Replies;
+
+static gboolean
+send_body (MpChannel  *channel,
+           GVariant   *body,
+           GError    **error)
+{
+  g_autoptr(MpMessage) message = mp_message_new (MP_WIRE_KIND_VALUE, body);
+
+  return mp_channel_send (channel, message, NULL, error);
+}
+
+static gboolean
+flush_locked (Replies  *r,
+              GError  **error)
+{
+  if (r->held.n == 0)
+    return TRUE;
+  return send_body (r->channel, mp_pool_records_end (&r->held), error);
+}
+
+static gpointer
+flusher_thread (gpointer data)
+{
+  Replies *r = data;
+
+  g_mutex_lock (&r->lock);
+  while (!r->quit)
+    {
+      gint64 due;
+
+      if (r->held.n == 0)
+        {
+          r->flusher_idle = TRUE;
+          g_cond_wait (&r->cond, &r->lock);
+          r->flusher_idle = FALSE;
+          continue;
+        }
+      due = r->held_since + MP_POOL_REPLY_HOLD_US;
+      if (g_get_monotonic_time () < due)
+        {
+          g_cond_wait_until (&r->cond, &r->lock, due);
+          continue;
+        }
+      if (!flush_locked (r, r->send_error == NULL ? &r->send_error : NULL))
+        break;
+    }
+  g_mutex_unlock (&r->lock);
+  return NULL;
+}
+
+/* The reply to job @id (@value or @job_error): held while @more jobs of
+ * its message wait to run, sent otherwise (with the ones held before
+ * it). A value that may hold handles, or a large one, goes alone as a
+ * typed reply (serialized once, straight into the message). */
+static gboolean
+reply (Replies   *r,
+       guint64    id,
+       GVariant  *value,
+       GError    *job_error,
+       gboolean   more,
+       gboolean   may_hold,
+       GError   **error)
+{
+  g_autoptr(GVariant) error_value = NULL;
+  gboolean ok = TRUE;
+
+  if (value == NULL)
+    value = error_value = g_variant_ref_sink (mp_pool_error_to_variant (job_error));
+
+  g_mutex_lock (&r->lock);
+  if (r->send_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&r->send_error));
+      g_mutex_unlock (&r->lock);
+      return FALSE;
+    }
+  if (mp_pool_value_travels_alone (value))
+    {
+      ok = flush_locked (r, error) &&
+           send_body (r->channel, g_variant_new (MP_POOL_REPLY_TYPE, id, error_value == NULL, value), error);
+      g_mutex_unlock (&r->lock);
+      return ok;
+    }
+  mp_pool_records_add (&r->held, id, error_value == NULL, NULL, value);
+  if (!more || !may_hold || r->held.n >= MP_POOL_BATCH_MAX ||
+      mp_pool_records_size (&r->held) >= MP_POOL_BATCH_BYTES)
+    ok = flush_locked (r, error);
+  else if (r->held.n == 1)
+    {
+      r->held_since = g_get_monotonic_time ();
+      if (r->flusher == NULL)
+        r->flusher = g_thread_new ("mp-pool-replies", flusher_thread, r);
+      else if (r->flusher_idle)
+        g_cond_signal (&r->cond);
+    }
+  g_mutex_unlock (&r->lock);
+  return ok;
+}
+
+static gboolean
+replies_finish (Replies  *r,
+                GError  **error)
+{
+  gboolean ok;
+
+  g_mutex_lock (&r->lock);
+  r->quit = TRUE;
+  g_cond_signal (&r->cond);
+  g_mutex_unlock (&r->lock);
+  if (r->flusher != NULL)
+    g_thread_join (r->flusher);
+  r->flusher = NULL;
+  ok = flush_locked (r, error);
+  g_clear_error (&r->send_error);
+  mp_pool_records_clear (&r->held);
+  g_mutex_clear (&r->lock);
+  g_cond_clear (&r->cond);
+  return ok;
+}
+
+/* The page the pool reads the running job's id from; NULL if there is
+ * none (the worker then holds no reply). *@fd is its descriptor. */
+static MpPoolWorkerState *
+make_state (int *fd)
+{
+  MpPoolWorkerState *state;
+
+  *fd = memfd_create ("mp-pool-worker", MFD_CLOEXEC);
+  if (*fd < 0)
+    return NULL;
+  if (ftruncate (*fd, sizeof (MpPoolWorkerState)) != 0 ||
+      (state = mmap (NULL, sizeof (MpPoolWorkerState), PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0)) == MAP_FAILED)
+    {
+      close (*fd);
+      *fd = -1;
+      return NULL;
+    }
+  return state;
 }
 
 GVariant *
@@ -162,10 +571,14 @@ mp_pool_worker_run (GVariant      *args,
 {
   g_autoptr(MpChannel) channel = NULL;
   g_autoptr(GVariant) initargs = NULL;
+  MpPoolWorkerState *state = NULL;
+  TaskCache tasks = { 0 };
+  Replies replies = { 0 };
   const char *initializer;
   gint32 handle;
-  guint32 max_jobs;
-  int fd;
+  guint32 max_jobs, n = 0;
+  gboolean ok = TRUE, stop = FALSE;
+  int fd, state_fd = -1;
 
   if (!g_variant_is_of_type (args, G_VARIANT_TYPE (MP_POOL_WORKER_ARGS)))
     {
@@ -190,48 +603,103 @@ mp_pool_worker_run (GVariant      *args,
     }
 
   /* Started and initialized: the pool starts its jobs' clocks now, not
-   * while a spawned worker was still loading. */
+   * while a spawned worker was still loading. The page telling which job
+   * runs goes with it. */
   {
     g_autoptr(MpMessage) ready = mp_message_new (MP_WIRE_KIND_VALUE,
                                                  g_variant_new ("(tbv)", (guint64) 0, TRUE,
                                                                 g_variant_new ("()")));
+    state = make_state (&state_fd);
+    if (state != NULL)
+      mp_message_add_fd (ready, state_fd);
     if (!mp_channel_send (channel, ready, NULL, error))
-      return NULL;
+      {
+        if (state != NULL)
+          munmap (state, sizeof *state);
+        return NULL;
+      }
   }
 
-  for (guint32 n = 0; max_jobs == 0 || n < max_jobs; n++)
+  replies.channel = channel;
+  mp_pool_records_init (&replies.held);
+  g_mutex_init (&replies.lock);
+  g_cond_init (&replies.cond);
+
+  while (ok && !stop && (max_jobs == 0 || n < max_jobs))
     {
       g_autoptr(GError) receive_error = NULL;
-      g_autoptr(GError) job_error = NULL;
       g_autoptr(MpMessage) message = mp_channel_receive (channel, -1, NULL, &receive_error);
-      g_autoptr(MpMessage) reply = NULL;
-      g_autoptr(GVariant) value = NULL;
-      guint64 id = 0;
+      MpPoolRecordReader reader = { 0 };
+      gboolean records, more = TRUE;
 
       /* The pool closed its end: nothing more to do. */
       if (message == NULL)
         break;
-      if (!g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_JOB_TYPE)))
+      records = g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_RECORDS_TYPE));
+      if (!records && !g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_JOB_TYPE)))
         {
           g_set_error_literal (error, MP_ERROR, MP_ERROR_PROTOCOL, _("A pool worker got a malformed job"));
-          return NULL;
-        }
-      {
-        guint8 kind;
-
-        g_variant_get_child (message->body, 1, "y", &kind);
-        if (kind == MP_POOL_JOB_STOP)
+          ok = FALSE;
           break;
-      }
-      value = run_job (message->body, &id, &job_error);
-      if (value != NULL)
-        reply = mp_message_new (MP_WIRE_KIND_VALUE,
-                                g_variant_new ("(tbv)", id, TRUE, value));
-      else
-        reply = mp_message_new (MP_WIRE_KIND_VALUE,
-                                g_variant_new ("(tbv)", id, FALSE, mp_pool_error_to_variant (job_error)));
-      if (!mp_channel_send (channel, reply, NULL, error))
-        return NULL;
+        }
+      if (records)
+        mp_pool_record_reader_init (&reader, message->body);
+      while (ok && more && (max_jobs == 0 || n < max_jobs))
+        {
+          g_autoptr(GError) job_error = NULL;
+          g_autoptr(GVariant) payload = NULL;
+          g_autoptr(GVariant) value = NULL;
+          const char *task = NULL;
+          guint64 id = 0;
+          guint8 kind;
+
+          if (records)
+            {
+              g_autoptr(GError) record_error = NULL;
+
+              if (!mp_pool_record_reader_next (&reader, &id, &kind, &task, &payload, &record_error))
+                {
+                  /* The end, or a malformed record. */
+                  if (record_error != NULL)
+                    {
+                      g_propagate_error (error, g_steal_pointer (&record_error));
+                      ok = FALSE;
+                    }
+                  break;
+                }
+              more = reader.at < reader.size;
+              if (task == NULL)
+                {
+                  g_set_error_literal (error, MP_ERROR, MP_ERROR_PROTOCOL, _("A pool worker got a malformed job"));
+                  ok = FALSE;
+                  break;
+                }
+            }
+          else
+            {
+              g_variant_get (message->body, "(ty&sv)", &id, &kind, &task, &payload);
+              more = FALSE;
+            }
+          if (kind == MP_POOL_JOB_STOP)
+            {
+              stop = TRUE;
+              break;
+            }
+          if (state != NULL)
+            __atomic_store_n (&state->running, id, __ATOMIC_RELEASE);
+          value = run_job (kind, task, payload, &tasks, &job_error);
+          if (state != NULL)
+            __atomic_store_n (&state->running, 0, __ATOMIC_RELEASE);
+          ok = reply (&replies, id, value, job_error, more, state != NULL, error);
+          n++;
+        }
+      mp_pool_record_reader_clear (&reader);
     }
-  return g_variant_new ("()");
+
+  if (!replies_finish (&replies, ok ? error : NULL))
+    ok = FALSE;
+  task_cache_clear (&tasks);
+  if (state != NULL)
+    munmap (state, sizeof *state);
+  return ok ? g_variant_new ("()") : NULL;
 }

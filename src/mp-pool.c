@@ -6,6 +6,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -42,11 +43,28 @@
  * Tasks are registered with mp_register_task() before mp_init(), as for
  * #MpProcess. A map sends its items in chunks (a job each); a worker runs
  * the task once per item and answers with the chunk's results.
+ *
+ * While many jobs wait, a worker gets several in one message (a share of
+ * the queue small enough that the other workers get theirs), and answers
+ * them in one message, holding an answer only while it has more jobs of
+ * that message to run and never more than a millisecond. A job with a
+ * timeout, or with descriptors in its arguments, travels alone. A worker
+ * that dies fails only the job it was running; the others it was sent go
+ * back to the queue, including any that had finished but whose answers
+ * died with it: those run again.
  */
 
-/* Jobs sent ahead to a worker while it runs one: it never waits for the
- * pool between jobs. */
+/* Messages of jobs sent to a worker at most: the one it runs, and one
+ * sent ahead so that it never waits for the pool between them. */
 #define PIPELINE_DEPTH 2
+/* How often a worker that was sent a job since cancelled is looked at:
+ * the job is killed if it starts. */
+#define CANCEL_POLL_MS 10
+/* About how long the jobs of one message should take: batches are for
+ * short jobs, where they save a round trip each; longer jobs go one by
+ * one, as Python's workers take them, so that none waits behind another
+ * while a worker is free. */
+#define MESSAGE_WORK_US 2000.0
 
 typedef enum
 {
@@ -63,17 +81,21 @@ typedef struct
 {
   guint64         id;
   MpPoolJobKind   kind;
-  char           *task;
+  const char     *task;          /* interned */
   GVariant       *payload;
   guint           n_items;
   double          timeout;       /* seconds; <= 0: none */
   guint           attempts;      /* worker deaths while it ran */
   MpPoolResult   *result;        /* an apply's own result */
-  MapState       *map;           /* a chunk's map or imap */
+  MapState       *map;           /* a chunk's map */
+  MpPoolIterator *iterator;      /* or its imap */
   guint           chunk;
   gboolean        cancelled;     /* under the pool's lock */
   gboolean        timed_out;     /* the pool thread's */
   gboolean        answered;      /* its result is out already */
+  gboolean        ends_message;  /* the last job of the message it went in */
+  gboolean        alone;         /* sent in a typed message of its own */
+  gint64          sent_at;       /* monotonic time it went to its worker */
   gpointer        next_incoming; /* in MpPool.incoming */
 } Job;
 
@@ -97,8 +119,13 @@ struct _Worker
   MpChannel      *channel;
   GSource        *watch;
   GSource        *timer;
-  GQueue          inflight;      /* of Job: the head is running */
+  GSource        *cancel_poll;   /* while a job sent to it is cancelled */
+  GQueue          inflight;      /* of Job, in the order sent: the head is
+                                  * running or done with its reply held */
+  guint           n_messages;    /* messages of jobs not fully answered */
+  MpPoolWorkerState *state;      /* its page: the job it runs */
   guint           n_sent;
+  gint64          last_reply_at; /* monotonic time of its last answers */
   gboolean        ready;         /* said so: job clocks run from now */
   gboolean        retiring;      /* sent all it may run */
   gboolean        released;      /* told to stop: the pool is closed and done */
@@ -156,6 +183,10 @@ struct _MpPool
   GPtrArray      *workers;       /* of Worker */
   GArray         *deaths;        /* gint64 times of unexpected deaths */
   guint           next_worker_index;
+  double          job_us;        /* a job's time, as answers tell (a moving
+                                  * average); batches are sized from it */
+  GArray         *chunks_done;   /* of ChunkDone: an imap's chunks answered
+                                  * in the message being read, or NULL */
 };
 
 enum {
@@ -228,6 +259,8 @@ map_state_unref (MapState *map)
   g_free (map);
 }
 
+/* @task: interned (g_intern_string()): task names are few, and a job
+ * keeps no copy of its own. */
 static Job *
 job_new (MpPool        *self,
          MpPoolJobKind  kind,
@@ -239,8 +272,9 @@ job_new (MpPool        *self,
   Job *job = g_new0 (Job, 1);
 
   job->kind = kind;
-  job->task = g_strdup (task);
+  job->task = task;
   job->payload = g_variant_ref_sink (payload);
+  job->alone = mp_pool_value_travels_alone (job->payload);
   job->n_items = n_items;
   job->timeout = timeout < 0 ? self->task_timeout : timeout;
   return job;
@@ -249,9 +283,9 @@ job_new (MpPool        *self,
 static void
 job_free (Job *job)
 {
-  g_free (job->task);
   g_variant_unref (job->payload);
   g_clear_object (&job->result);
+  g_clear_object (&job->iterator);
   g_clear_pointer (&job->map, map_state_unref);
   g_free (job);
 }
@@ -317,7 +351,7 @@ progress_changed (MpPool *self)
     return;
   ref = g_new0 (GWeakRef, 1);
   g_weak_ref_init (ref, self);
-  mp_delivery_push (self->owner_delivery, start_progress_timer, ref, weak_ref_free);
+  mp_pool_deliver (self->owner_delivery, start_progress_timer, ref, weak_ref_free);
 }
 
 typedef struct
@@ -359,7 +393,7 @@ job_counted (MpPool  *self,
       finished->pool = g_object_ref (self);
       finished->task = g_strdup (job->task);
       finished->success = success;
-      mp_delivery_push (self->owner_delivery, emit_finished, finished, (GDestroyNotify) finished_free);
+      mp_pool_deliver (self->owner_delivery, emit_finished, finished, (GDestroyNotify) finished_free);
     }
 }
 
@@ -442,6 +476,38 @@ join_chunks (GVariant **chunks,
   return g_variant_builder_end (&builder);
 }
 
+typedef struct
+{
+  MpPoolIterator  *iterator;
+  MpPoolChunkDone  done;
+} ChunkDone;
+
+/* The imap chunks answered in one message go to their iterators together
+ * (a lock each, not one per chunk). */
+static void
+flush_chunks_done (GArray *all)
+{
+  guint start = 0;
+
+  while (start < all->len)
+    {
+      MpPoolIterator *iterator = g_array_index (all, ChunkDone, start).iterator;
+      g_autofree MpPoolChunkDone *run = NULL;
+      guint end = start;
+
+      while (end < all->len && g_array_index (all, ChunkDone, end).iterator == iterator)
+        end++;
+      run = g_new (MpPoolChunkDone, end - start);
+      for (guint i = start; i < end; i++)
+        run[i - start] = g_array_index (all, ChunkDone, i).done;
+      mp_pool_iterator_chunks_done (iterator, run, end - start);
+      for (guint i = start; i < end; i++)
+        g_object_unref (g_array_index (all, ChunkDone, i).iterator);
+      start = end;
+    }
+  g_array_set_size (all, 0);
+}
+
 /* The outcome of @job: takes @value or @error. The pool thread's, never
  * under the pool's lock (results take their own). */
 static void
@@ -461,15 +527,21 @@ job_done (MpPool   *self,
   job->answered = TRUE;
   job_counted (self, job, success);
 
+  if (job->iterator != NULL)
+    {
+      if (self->chunks_done != NULL)
+        {
+          ChunkDone done = { g_object_ref (job->iterator), { job->chunk, value, error } };
+
+          g_array_append_val (self->chunks_done, done);
+        }
+      else
+        mp_pool_iterator_chunk_done (job->iterator, job->chunk, value, error);
+      return;
+    }
   if (job->map == NULL)
     {
       mp_pool_result_complete (job->result, value, error);
-      return;
-    }
-
-  if (job->map->iterator != NULL)
-    {
-      mp_pool_iterator_chunk_done (job->map->iterator, job->chunk, value, error);
       return;
     }
 
@@ -511,13 +583,19 @@ static void
 absorb_incoming_locked (MpPool *self)
 {
   Job *job = __atomic_exchange_n (&self->incoming, NULL, __ATOMIC_ACQ_REL);
-  GList *reversed = NULL;
+  Job *oldest = NULL;
 
-  for (; job != NULL; job = job->next_incoming)
-    reversed = g_list_prepend (reversed, job);
-  for (GList *l = reversed; l != NULL; l = l->next)
-    g_queue_push_tail (&self->pending, l->data);
-  g_list_free (reversed);
+  /* Reversed in place: oldest first. */
+  while (job != NULL)
+    {
+      Job *next = job->next_incoming;
+
+      job->next_incoming = oldest;
+      oldest = job;
+      job = next;
+    }
+  for (job = oldest; job != NULL; job = job->next_incoming)
+    g_queue_push_tail (&self->pending, job);
 }
 
 static gboolean
@@ -546,6 +624,8 @@ queue_jobs (MpPool   *self,
             guint64   n_items,
             GError  **error)
 {
+  gboolean wake = FALSE;
+
   if (!ensure_started (self, error))
     goto fail;
   if (__atomic_load_n (&self->state, __ATOMIC_ACQUIRE) != POOL_RUNNING)
@@ -566,10 +646,15 @@ queue_jobs (MpPool   *self,
         jobs[i]->next_incoming = head;
       while (!__atomic_compare_exchange_n (&self->incoming, &head, jobs[i], TRUE,
                                            __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+      /* Only the first job after the pool thread took the stack wakes it:
+       * the others find it awake (or about to take them). */
+      if (head == NULL)
+        wake = TRUE;
     }
   __atomic_add_fetch (&self->n_submitted, n_items, __ATOMIC_RELAXED);
   progress_changed (self);
-  kick (self);
+  if (wake)
+    kick (self);
   return TRUE;
 
 fail:
@@ -625,7 +710,7 @@ mp_pool_submit (MpPool      *self,
       return NULL;
     }
   result = mp_pool_result_new (g_main_context_get_thread_default ());
-  job = job_new (self, MP_POOL_JOB_APPLY, task, args ? args : g_variant_new ("()"), 1, timeout);
+  job = job_new (self, MP_POOL_JOB_APPLY, g_intern_string (task), args ? args : g_variant_new ("()"), 1, timeout);
   g_clear_pointer (&args, g_variant_unref);
   job->result = g_object_ref (result);
   mp_pool_result_set_cancel_func (result, cancel_result_cb, self);
@@ -750,6 +835,7 @@ submit_map (MpPool      *self,
   n_chunks = (n_items + chunksize - 1) / chunksize;
   map = map_state_new (n_chunks);
   map->result = g_object_ref (result);
+  task = g_intern_string (task);
   jobs = g_new (Job *, n_chunks);
   for (guint c = 0; c < n_chunks; c++)
     {
@@ -796,20 +882,26 @@ mp_pool_submit_map (MpPool      *self,
 }
 
 gboolean
-mp_pool_submit_chunk (MpPool          *self,
-                      MpPoolIterator  *iterator,
-                      const char      *task,
-                      GVariant        *chunk,
-                      guint            index,
-                      GError         **error)
+mp_pool_submit_chunks (MpPool          *self,
+                       MpPoolIterator  *iterator,
+                       const char      *task,
+                       GVariant       **chunks,
+                       guint            first,
+                       guint            n,
+                       GError         **error)
 {
-  MapState *map = map_state_new (1);
-  Job *job = job_new (self, MP_POOL_JOB_CHUNK, task, chunk, g_variant_n_children (chunk), -1);
+  g_autofree Job **jobs = g_new (Job *, n);
+  guint64 n_items = 0;
 
-  map->iterator = g_object_ref (iterator);
-  job->map = map;
-  job->chunk = index;
-  return queue_jobs (self, &job, 1, job->n_items, error);
+  task = g_intern_string (task);
+  for (guint i = 0; i < n; i++)
+    {
+      jobs[i] = job_new (self, MP_POOL_JOB_CHUNK, task, chunks[i], g_variant_n_children (chunks[i]), -1);
+      jobs[i]->iterator = g_object_ref (iterator);
+      jobs[i]->chunk = first + i;
+      n_items += jobs[i]->n_items;
+    }
+  return queue_jobs (self, jobs, n, n_items, error);
 }
 
 /* ---- cancelling ------------------------------------------------------------ */
@@ -842,6 +934,7 @@ job_belongs_to (Job      *job,
                 gpointer  owner)
 {
   return (job->result != NULL && (gpointer) job->result == owner) ||
+         (job->iterator != NULL && (gpointer) job->iterator == owner) ||
          (job->map != NULL && ((gpointer) job->map->result == owner || (gpointer) job->map->iterator == owner));
 }
 
@@ -849,6 +942,70 @@ static GError *
 cancelled_error (void)
 {
   return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The task was cancelled"));
+}
+
+/* The id of the job @worker runs: from its page, or (a worker without
+ * one holds no reply) the head of the jobs sent to it. 0: none. */
+static guint64
+running_id (Worker *worker)
+{
+  Job *head;
+
+  if (worker->state != NULL)
+    return __atomic_load_n (&worker->state->running, __ATOMIC_ACQUIRE);
+  head = g_queue_peek_head (&worker->inflight);
+  return head != NULL ? head->id : 0;
+}
+
+static gboolean
+cancel_poll_cb (gpointer data);
+
+/* Kills @worker if the job it runs was cancelled; while a job sent to it
+ * is cancelled but not running (yet), looks again every CANCEL_POLL_MS. */
+static void
+check_cancelled (Worker *worker)
+{
+  guint64 running = running_id (worker);
+  gboolean waiting = FALSE;
+
+  if (worker->killed || worker->exited)
+    return;
+  for (GList *l = worker->inflight.head; l != NULL; l = l->next)
+    {
+      Job *job = l->data;
+
+      if (!job->cancelled)
+        continue;
+      if (job->id == running)
+        {
+          worker->killed = TRUE;
+          mp_process_kill (worker->process, NULL);
+          return;
+        }
+      waiting = TRUE;
+    }
+  if (waiting && worker->cancel_poll == NULL)
+    {
+      worker->cancel_poll = g_timeout_source_new (CANCEL_POLL_MS);
+      g_source_set_static_name (worker->cancel_poll, "[mp] pool cancelled job");
+      g_source_set_callback (worker->cancel_poll, cancel_poll_cb, worker, NULL);
+      g_source_attach (worker->cancel_poll, worker->pool->context);
+    }
+  else if (!waiting && worker->cancel_poll != NULL)
+    {
+      g_source_destroy (worker->cancel_poll);
+      g_clear_pointer (&worker->cancel_poll, g_source_unref);
+    }
+}
+
+static gboolean
+cancel_poll_cb (gpointer data)
+{
+  Worker *worker = data;
+
+  g_clear_pointer (&worker->cancel_poll, g_source_unref);
+  check_cancelled (worker);
+  return G_SOURCE_REMOVE;
 }
 
 /* The pool thread: what was cancelled leaves the queue; a running job's
@@ -909,10 +1066,10 @@ handle_cancellations (MpPool *self)
   for (guint w = 0; w < self->workers->len; w++)
     {
       Worker *worker = self->workers->pdata[w];
-      Job *head = g_queue_peek_head (&worker->inflight);
 
-      /* Jobs sent ahead are answered now; their worker runs them, and
-       * their answers are dropped. The running one ends with its worker. */
+      /* Jobs sent to a worker are answered now. One that runs ends with
+       * its worker; the others' answers are dropped, and the worker is
+       * looked at until they are in, in case one starts and hangs. */
       for (GList *l = worker->inflight.head; l != NULL; l = l->next)
         {
           Job *job = l->data;
@@ -920,11 +1077,7 @@ handle_cancellations (MpPool *self)
           if (job->cancelled && !job->answered)
             job_done (self, job, NULL, cancelled_error ());
         }
-      if (head != NULL && head->cancelled && !worker->killed && !worker->exited)
-        {
-          worker->killed = TRUE;
-          mp_process_kill (worker->process, NULL);
-        }
+      check_cancelled (worker);
     }
 }
 
@@ -1035,6 +1188,13 @@ worker_free (Worker *worker)
       g_source_destroy (worker->timer);
       g_source_unref (worker->timer);
     }
+  if (worker->cancel_poll != NULL)
+    {
+      g_source_destroy (worker->cancel_poll);
+      g_source_unref (worker->cancel_poll);
+    }
+  if (worker->state != NULL)
+    munmap (worker->state, sizeof *worker->state);
   g_queue_clear_full (&worker->inflight, (GDestroyNotify) job_free);
   g_clear_object (&worker->channel);
   if (worker->process != NULL)
@@ -1045,37 +1205,139 @@ worker_free (Worker *worker)
   g_free (worker);
 }
 
-/* One answer from @worker: it is for the job at the head. */
+/* One answer from @worker (@value taken): it is for the job at the head. */
+static gboolean
+handle_one_reply (Worker   *worker,
+                  guint64   id,
+                  gboolean  ok,
+                  GVariant *value)
+{
+  MpPool *self = worker->pool;
+  Job *job = g_queue_peek_head (&worker->inflight);
+
+  if (job == NULL || id != job->id)
+    {
+      g_variant_unref (value);
+      return FALSE;
+    }
+
+  g_queue_pop_head (&worker->inflight);
+  if (job->ends_message)
+    worker->n_messages--;
+  if (ok)
+    job_done (self, job, value, NULL);
+  else
+    {
+      job_done (self, job, NULL, mp_pool_error_from_variant (value));
+      g_variant_unref (value);
+    }
+  job_free (job);
+  return TRUE;
+}
+
+/* @n jobs were answered in one message, the first of them sent at
+ * @sent_at: the time they took, each, goes into the pool's average (the
+ * worker ran them since it answered the ones before, or since they came). */
+static void
+count_job_time (Worker *worker,
+                guint   n,
+                gint64  sent_at)
+{
+  MpPool *self = worker->pool;
+  gint64 now = g_get_monotonic_time ();
+  gint64 since = MAX (worker->last_reply_at, sent_at);
+
+  worker->last_reply_at = now;
+  if (n == 0 || since <= 0)
+    return;
+  self->job_us += ((double) (now - since) / n - self->job_us) / 4;
+}
+
+/* "Ready", with the worker's page; or the answers to one or more jobs:
+ * the next one's clock starts once they are in. */
 static gboolean
 handle_reply (Worker    *worker,
               MpMessage *message)
 {
-  MpPool *self = worker->pool;
-  Job *job = g_queue_peek_head (&worker->inflight);
-  g_autoptr(GVariant) value = NULL;
-  guint64 id;
-  gboolean ok;
+  Job *first = g_queue_peek_head (&worker->inflight);
+  gint64 sent_at = first != NULL ? first->sent_at : 0;
+  guint before = g_queue_get_length (&worker->inflight);
+  gboolean ok = TRUE;
 
-  if (!g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_REPLY_TYPE)))
-    return FALSE;
-  g_variant_get (message->body, "(tbv)", &id, &ok, &value);
-  if (id == 0 && !worker->ready)
+  if (g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_REPLY_TYPE)))
     {
-      worker->ready = TRUE;
-      start_timer (worker);
-      return TRUE;
-    }
-  if (job == NULL || id != job->id)
-    return FALSE;
+      guint64 id;
 
-  g_queue_pop_head (&worker->inflight);
-  start_timer (worker);
-  if (ok)
-    job_done (self, job, g_steal_pointer (&value), NULL);
+      g_variant_get_child (message->body, 0, "t", &id);
+      if (id == 0 && !worker->ready)
+        {
+          int fd = mp_message_steal_fd (message, 0);
+
+          if (fd >= 0)
+            {
+              void *state = mmap (NULL, sizeof (MpPoolWorkerState), PROT_READ, MAP_SHARED, fd, 0);
+
+              if (state != MAP_FAILED)
+                worker->state = state;
+              close (fd);
+            }
+          worker->ready = TRUE;
+          worker->last_reply_at = g_get_monotonic_time ();
+          start_timer (worker);
+          return TRUE;
+        }
+      {
+        GVariant *value;
+        gboolean success;
+
+        g_variant_get (message->body, "(tbv)", &id, &success, &value);
+        ok = handle_one_reply (worker, id, success, value);
+      }
+    }
+  else if (g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_RECORDS_TYPE)))
+    {
+      MpPoolRecordReader reader;
+      g_autoptr(GError) error = NULL;
+      const char *name, *type;
+      gsize offset, size;
+      guint64 id;
+      guint8 success;
+
+      mp_pool_record_reader_init (&reader, message->body);
+      while (ok && mp_pool_record_reader_next_bytes (&reader, &id, &success, &name, &offset, &size, &type, &error))
+        {
+          Job *job = g_queue_peek_head (&worker->inflight);
+
+          /* An apply's value: made by whoever reads it, from the
+           * message's bytes (nothing allocated here per result for the
+           * loop thread to free). */
+          if (success && job != NULL && job->id == id && job->result != NULL && job->map == NULL &&
+              job->iterator == NULL)
+            {
+              g_queue_pop_head (&worker->inflight);
+              if (job->ends_message)
+                worker->n_messages--;
+              if (!job->answered)
+                {
+                  job->answered = TRUE;
+                  job_counted (worker->pool, job, TRUE);
+                  mp_pool_result_complete_bytes (job->result, reader.bytes, offset, size, type);
+                }
+              job_free (job);
+            }
+          else
+            ok = handle_one_reply (worker, id, success, mp_pool_record_value (reader.bytes, offset, size, type));
+        }
+      mp_pool_record_reader_clear (&reader);
+      if (error != NULL)
+        ok = FALSE;
+    }
   else
-    job_done (self, job, NULL, mp_pool_error_from_variant (value));
-  job_free (job);
-  return TRUE;
+    return FALSE;
+  count_job_time (worker, before - g_queue_get_length (&worker->inflight), sent_at);
+  start_timer (worker);
+  check_cancelled (worker);
+  return ok;
 }
 
 /* Reads every answer waiting from @worker. */
@@ -1085,12 +1347,22 @@ drain_replies (Worker *worker)
   for (;;)
     {
       g_autoptr(GError) error = NULL;
-      gboolean would_block;
+      gboolean would_block, ok;
       MpMessage *message = mp_channel_try_receive (worker->channel, &would_block, &error);
+      GArray *chunks_done;
 
       if (message == NULL)
         return;
-      if (!handle_reply (worker, message) && !worker->killed)
+      /* A message's results go to their contexts together. */
+      mp_pool_deliveries_begin ();
+      chunks_done = g_array_new (FALSE, FALSE, sizeof (ChunkDone));
+      worker->pool->chunks_done = chunks_done;
+      ok = handle_reply (worker, message);
+      worker->pool->chunks_done = NULL;
+      flush_chunks_done (chunks_done);
+      g_array_unref (chunks_done);
+      mp_pool_deliveries_end ();
+      if (!ok && !worker->killed)
         {
           /* A worker that says something else is broken: replace it. */
           g_warning ("libmp: a pool worker sent an unexpected message");
@@ -1172,6 +1444,16 @@ break_pool (MpPool *self,
   stop_workers (self);
 }
 
+static gint
+compare_job_ids (gconstpointer a,
+                 gconstpointer b,
+                 gpointer      unused)
+{
+  guint64 x = ((const Job *) a)->id, y = ((const Job *) b)->id;
+
+  return x < y ? -1 : x > y;
+}
+
 static void
 worker_exited_cb (MpProcess *process,
                   int        exitcode,
@@ -1197,7 +1479,24 @@ worker_exited_cb (MpProcess *process,
   state = self->state;
   g_mutex_unlock (&self->lock);
 
-  head = g_queue_pop_head (&worker->inflight);
+  /* The job it was running: the one its page names (jobs before it are
+   * done, their answers lost with it; they go back to the queue with the
+   * ones after it), else the head. */
+  if (worker->state != NULL)
+    {
+      guint64 id = running_id (worker);
+
+      head = NULL;
+      for (GList *l = worker->inflight.head; id != 0 && l != NULL; l = l->next)
+        if (((Job *) l->data)->id == id)
+          {
+            head = l->data;
+            g_queue_delete_link (&worker->inflight, l);
+            break;
+          }
+    }
+  else
+    head = g_queue_pop_head (&worker->inflight);
   unexpected = !worker->killed && state != POOL_TERMINATED && state != POOL_BROKEN &&
                (head != NULL || exitcode != 0 || !(worker->retiring || worker->released));
   /* A worker that ended by itself before it said it was ready (its
@@ -1209,6 +1508,14 @@ worker_exited_cb (MpProcess *process,
       (state == POOL_RUNNING || state == POOL_CLOSED))
     {
       g_queue_push_head (&worker->inflight, head);
+      head = NULL;
+    }
+  /* Killed by the pool for another job's sake (one cancelled that ended
+   * just before): this one goes back to the queue too. */
+  if (worker->killed && worker->state != NULL && head != NULL && !head->cancelled && !head->timed_out &&
+      !head->answered && (state == POOL_RUNNING || state == POOL_CLOSED))
+    {
+      g_queue_insert_sorted (&worker->inflight, head, compare_job_ids, NULL);
       head = NULL;
     }
 
@@ -1244,8 +1551,22 @@ worker_exited_cb (MpProcess *process,
       g_clear_pointer (&head, job_free);
     }
 
-  /* Jobs sent ahead never started: back to the front of the queue (the
-   * end of a stopped pool fails them in schedule()). */
+  /* A job timed out that ended just before its worker was killed: its
+   * answer is lost, but it did run too long. */
+  for (GList *l = worker->inflight.head; l != NULL; l = l->next)
+    {
+      Job *job = l->data;
+
+      if (job->timed_out && !job->answered)
+        job_done (self, job, NULL,
+                  g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                               _("The task “%s” ran longer than %g s: its worker was killed"),
+                               job->task, job->timeout));
+    }
+
+  /* Jobs sent ahead never started, or ended without their answers: back
+   * to the front of the queue (the end of a stopped pool fails them in
+   * schedule()). */
   g_mutex_lock (&self->lock);
   absorb_incoming_locked (self);
   while (!g_queue_is_empty (&worker->inflight))
@@ -1299,51 +1620,121 @@ stop_workers (MpPool *self)
     }
 }
 
-/* Sends @worker the next waiting job; FALSE when there is none or the
- * worker cannot take it. */
-static gboolean
-send_next_job (MpPool *self,
-               Worker *worker)
+/* How many waiting jobs go in one message to a worker: a share of the
+ * queue small enough that the other workers get theirs (a job sent to a
+ * worker waits for it, even if another falls idle), as guided
+ * scheduling does, and at most MP_POOL_BATCH_MAX. */
+static guint
+batch_size (MpPool *self,
+            guint   pending,
+            guint   n_workers)
 {
-  for (;;)
-    {
-      g_autoptr(MpMessage) message = NULL;
-      g_autoptr(GError) error = NULL;
-      Job *job;
+  double fit = MESSAGE_WORK_US / MAX (self->job_us, 0.1);
+  guint n = pending / (2 * MAX (n_workers, 1));
 
-      g_mutex_lock (&self->lock);
-      absorb_incoming_locked (self);
-      job = g_queue_pop_head (&self->pending);
-      g_mutex_unlock (&self->lock);
+  if (fit < n)
+    n = (guint) fit;
+  return CLAMP (n, 1, MP_POOL_BATCH_MAX);
+}
+
+/* Sends @worker the next waiting jobs, up to @max, in one message; FALSE
+ * when there is none or the worker cannot take them. A job with a
+ * timeout travels alone, so that its answer is never held behind
+ * another's and its clock starts once the jobs before it are answered. */
+static gboolean
+send_jobs (MpPool *self,
+           Worker *worker,
+           guint   n_workers)
+{
+  Job *batch[MP_POOL_BATCH_MAX];
+  g_autoptr(MpMessage) message = NULL;
+  g_autoptr(GError) error = NULL;
+  GQueue dropped = G_QUEUE_INIT;
+  gsize bytes = 0;
+  guint n = 0, max;
+
+  g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
+  max = batch_size (self, g_queue_get_length (&self->pending), n_workers);
+  if (self->max_tasks_per_worker > 0)
+    max = MIN (max, self->max_tasks_per_worker - worker->n_sent);
+  while (n < max && bytes < MP_POOL_BATCH_BYTES)
+    {
+      Job *job = g_queue_peek_head (&self->pending);
+
       if (job == NULL)
-        return FALSE;
+        break;
       if (job_is_cancelled (job))
         {
-          job_done (self, job, NULL, cancelled_error ());
-          job_free (job);
+          g_queue_push_tail (&dropped, g_queue_pop_head (&self->pending));
           continue;
         }
-
-      message = mp_message_new (MP_WIRE_KIND_VALUE,
-                                g_variant_new (MP_POOL_JOB_TYPE, job->id, (guint8) job->kind,
-                                               job->task, job->payload));
-      if (!mp_channel_send (worker->channel, message, NULL, &error))
-        {
-          /* The worker is going: the job waits for another. */
-          g_mutex_lock (&self->lock);
-          absorb_incoming_locked (self);
-          g_queue_push_head (&self->pending, job);
-          g_mutex_unlock (&self->lock);
-          return FALSE;
-        }
-      g_queue_push_tail (&worker->inflight, job);
-      if (g_queue_get_length (&worker->inflight) == 1)
-        start_timer (worker);
-      worker->n_sent++;
-      if (self->max_tasks_per_worker > 0 && worker->n_sent >= self->max_tasks_per_worker)
-        worker->retiring = TRUE;
-      return TRUE;
+      /* Alone: a job with a timeout, or one whose payload may hold
+       * handles (a typed message carries their descriptors) or is large. */
+      if (n > 0 && (job->timeout > 0 || batch[0]->timeout > 0 || job->alone || batch[0]->alone))
+        break;
+      batch[n++] = g_queue_pop_head (&self->pending);
+      bytes += g_variant_get_size (job->payload) + strlen (job->task) + 16;
     }
+  g_mutex_unlock (&self->lock);
+
+  while (!g_queue_is_empty (&dropped))
+    {
+      Job *job = g_queue_pop_head (&dropped);
+
+      job_done (self, job, NULL, cancelled_error ());
+      job_free (job);
+    }
+  if (n == 0)
+    return FALSE;
+
+  if (batch[0]->alone)
+    message = mp_message_new (MP_WIRE_KIND_VALUE,
+                              g_variant_new (MP_POOL_JOB_TYPE, batch[0]->id, (guint8) batch[0]->kind,
+                                             batch[0]->task, batch[0]->payload));
+  else
+    {
+      MpPoolRecords records;
+
+      mp_pool_records_init (&records);
+      for (guint i = 0; i < n; i++)
+        mp_pool_records_add (&records, batch[i]->id, (guint8) batch[i]->kind, batch[i]->task, batch[i]->payload);
+      message = mp_message_new (MP_WIRE_KIND_VALUE, mp_pool_records_end (&records));
+      mp_pool_records_clear (&records);
+    }
+  if (!mp_channel_send (worker->channel, message, NULL, &error))
+    {
+      /* The worker is going: the jobs wait for another. */
+      g_mutex_lock (&self->lock);
+      absorb_incoming_locked (self);
+      for (guint i = n; i > 0; i--)
+        g_queue_push_head (&self->pending, batch[i - 1]);
+      g_mutex_unlock (&self->lock);
+      return FALSE;
+    }
+  {
+    gint64 now = g_get_monotonic_time ();
+
+    for (guint i = 0; i < n; i++)
+      {
+        batch[i]->ends_message = (i == n - 1);
+        batch[i]->sent_at = now;
+        g_queue_push_tail (&worker->inflight, batch[i]);
+      }
+  }
+  worker->n_messages++;
+  if (g_queue_get_length (&worker->inflight) == n)
+    start_timer (worker);
+  worker->n_sent += n;
+  if (self->max_tasks_per_worker > 0 && worker->n_sent >= self->max_tasks_per_worker)
+    worker->retiring = TRUE;
+  return TRUE;
+}
+
+static gboolean
+worker_takes_jobs (Worker *worker)
+{
+  return !worker->exited && !worker->killed && !worker->retiring && !worker->released;
 }
 
 /* The pool thread: hands waiting jobs to workers with room, keeps the
@@ -1352,7 +1743,7 @@ static void
 schedule (MpPool *self)
 {
   PoolState state;
-  guint pending;
+  guint pending, n_taking = 0;
 
   handle_cancellations (self);
 
@@ -1406,10 +1797,15 @@ schedule (MpPool *self)
         }
     }
 
-  /* Idle workers first, one job each, as Python's workers take the next
-   * task when free; a second job is sent ahead only while more jobs wait
-   * than there are workers, where it saves the round trip and cannot
-   * keep a job waiting behind a long one that a free worker could run. */
+  for (guint i = 0; i < self->workers->len; i++)
+    if (worker_takes_jobs (self->workers->pdata[i]))
+      n_taking++;
+
+  /* Idle workers first, a message of jobs each, as Python's workers take
+   * the next task when free; a second message is sent ahead only while
+   * more jobs wait than there are workers, where it saves the round trip
+   * and cannot keep a job waiting behind a long one that a free worker
+   * could run. */
   for (guint depth = 1; depth <= PIPELINE_DEPTH; depth++)
     {
       if (depth > 1)
@@ -1425,14 +1821,12 @@ schedule (MpPool *self)
         {
           Worker *worker = self->workers->pdata[i];
 
-          while (!worker->exited && !worker->killed && !worker->retiring && !worker->released &&
-                 g_queue_get_length (&worker->inflight) < depth)
-            if (!send_next_job (self, worker))
-              break;
+          if (worker_takes_jobs (worker) && worker->n_messages < depth)
+            send_jobs (self, worker, n_taking);
         }
     }
 
-  /* A closed pool with nothing left: the workers may go. They are told
+/* A closed pool with nothing left: the workers may go. They are told
    * so: a forked sibling may hold a copy of the channel, so closing it
    * would not end its input. */
   g_mutex_lock (&self->lock);
@@ -1866,6 +2260,8 @@ mp_pool_init (MpPool *self)
   self->deaths = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->max_restarts = 10;
   self->restart_period = 10;
+  /* Unknown: long, so one job per message until answers say otherwise. */
+  self->job_us = MESSAGE_WORK_US;
   self->owner_context = g_main_context_ref_thread_default ();
   self->owner_pid = getpid ();
   self->owner_delivery = mp_delivery_get (self->owner_context);
@@ -1986,10 +2382,10 @@ async_call_free (AsyncCall *call)
   g_free (call);
 }
 
+/* In the task's context, once its result is done. */
 static void
-async_call_done (GObject      *source,
-                 GAsyncResult *res,
-                 gpointer      data)
+async_call_done (gpointer result,
+                 gpointer data)
 {
   g_autoptr(GTask) task = data;
   AsyncCall *call = g_task_get_task_data (task);
@@ -1999,7 +2395,7 @@ async_call_done (GObject      *source,
   if (call->cancel_id != 0)
     g_cancellable_disconnect (g_task_get_cancellable (task), call->cancel_id);
   call->cancel_id = 0;
-  value = mp_pool_result_get_finish (MP_POOL_RESULT (source), res, &error);
+  value = mp_pool_result_get (result, 0, &error);
   if (value == NULL)
     g_task_return_error (task, error);
   else
@@ -2029,7 +2425,7 @@ run_async (GTask        *task,
   g_task_set_check_cancellable (task, FALSE);
   if (cancellable != NULL)
     call->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (link_cancellable), result, NULL);
-  mp_pool_result_get_async (result, NULL, async_call_done, task);
+  mp_pool_result_when_done (result, g_task_get_context (task), async_call_done, task);
 }
 
 /* The blocking and GIO forms of map and starmap. */

@@ -146,6 +146,70 @@ task_rendezvous (GVariant *args, GCancellable *cancellable, gpointer data, GErro
   return g_variant_new_boolean (TRUE);
 }
 
+/* Opens the scratch FIFO named by args for reading and reads until the
+ * other side closes it: the test holds the worker here (it knows the
+ * worker is in once its own open for writing returns) and lets it go
+ * by closing. */
+static GVariant *
+task_gate (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  g_autofree char *fifo = g_build_filename (scratch_dir, g_variant_get_string (args, NULL), NULL);
+  int fd = open (fifo, O_RDONLY);
+  char c;
+
+  if (fd < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "open: %s", g_strerror (errno));
+      return NULL;
+    }
+  while (read (fd, &c, 1) > 0 || errno == EINTR)
+    ;
+  close (fd);
+  return g_variant_new_boolean (TRUE);
+}
+
+/* Reads what the descriptor in args ("(h)") holds, up to its end. */
+static GVariant *
+task_read_fd (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  gint32 fd;
+  char buf[64];
+  ssize_t n;
+
+  g_variant_get (args, "(h)", &fd);
+  n = read (fd, buf, sizeof buf - 1);
+  if (n < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "read: %s", g_strerror (errno));
+      return NULL;
+    }
+  buf[n] = '\0';
+  return g_variant_new_string (buf);
+}
+
+/* A pipe's read end, with args (a string) written into it. */
+static GVariant *
+task_make_pipe (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  const char *text = g_variant_get_string (args, NULL);
+  int fds[2];
+
+  if (pipe (fds) != 0 || write (fds[1], text, strlen (text)) != (gssize) strlen (text))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "pipe");
+      return NULL;
+    }
+  close (fds[1]);
+  return g_variant_new_handle (fds[0]);
+}
+
+/* Nothing, as a Python task's None ("mv"). */
+static GVariant *
+task_nothing (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+}
+
 static GVariant *
 task_init (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
 {
@@ -206,6 +270,76 @@ count_fds (void)
   while (g_dir_read_name (dir) != NULL)
     n++;
   return n;
+}
+
+/* A one-worker pool held in a "gate" task: the work submitted meanwhile
+ * piles up, so that it goes to the worker in messages of several jobs. */
+typedef struct
+{
+  char         *fifo;
+  int           fd;
+  MpPoolResult *result;
+} Gate;
+
+static void
+gate_close (Gate *gate)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+
+  close (gate->fd);
+  v = mp_pool_result_get (gate->result, TIMEOUT, &error);
+  g_assert_no_error (error);
+  unlink (gate->fifo);
+  g_free (gate->fifo);
+  g_object_unref (gate->result);
+}
+
+static void
+gate_open (Gate       *gate,
+           MpPool     *pool,
+           const char *name)
+{
+  g_autoptr(GError) error = NULL;
+
+  gate->fifo = g_build_filename (scratch_dir, name, NULL);
+  g_assert_cmpint (mkfifo (gate->fifo, 0600), ==, 0);
+  gate->result = mp_pool_submit (pool, "gate", g_variant_new_string (name), -1, &error);
+  g_assert_no_error (error);
+  /* Returns once the worker is in the gate. */
+  gate->fd = open (gate->fifo, O_WRONLY);
+  g_assert_cmpint (gate->fd, >=, 0);
+}
+
+/* Submits square(from .. to - 1) into @results. */
+static void
+submit_squares (MpPool    *pool,
+                GPtrArray *results,
+                gint64     from,
+                gint64     to)
+{
+  g_autoptr(GError) error = NULL;
+
+  for (gint64 i = from; i < to; i++)
+    {
+      g_ptr_array_add (results, mp_pool_submit (pool, "square", g_variant_new_int64 (i), -1, &error));
+      g_assert_no_error (error);
+    }
+}
+
+/* Each of @results is the square of its index plus @from. */
+static void
+check_squares (GPtrArray *results,
+               gint64     from)
+{
+  for (guint i = 0; i < results->len; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) v = mp_pool_result_get (results->pdata[i], TIMEOUT, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int64 (v), ==, (from + i) * (from + i));
+    }
 }
 
 /* ---- Python's calls ------------------------------------------------------------ */
@@ -709,6 +843,362 @@ test_idle_workers_take_jobs (void)
   unlink (fifo);
 }
 
+/* A worker killed while it holds a message of jobs, some done with their
+ * answers held: only the job it was running fails; the others (done
+ * ones included, their answers lost) run again and complete. */
+static void
+test_batch_death (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GPtrArray) before = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(MpPoolResult) doomed = NULL;
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_open (&gate, pool, "gate-death");
+  submit_squares (pool, before, 0, 10);
+  doomed = mp_pool_submit (pool, "die", g_variant_new_string ("kill"), -1, &error);
+  g_assert_no_error (error);
+  submit_squares (pool, after, 10, 200);
+  gate_close (&gate);
+
+  g_assert_null (mp_pool_result_get (doomed, TIMEOUT, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_WORKER_DIED);
+  g_assert_nonnull (strstr (error->message, "“die”"));
+  check_squares (before, 0);
+  check_squares (after, 10);
+  g_assert_cmpuint (mp_pool_get_n_failed (pool), ==, 1);
+  g_assert_cmpuint (mp_pool_get_n_completed (pool), ==, 201);
+}
+
+/* With retries, the job whose worker died in the middle of a message of
+ * jobs runs again; no other job fails. */
+static void
+test_batch_retry (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, "retries", 1, NULL);
+  g_autoptr(GPtrArray) before = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(MpPoolResult) once = NULL;
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_open (&gate, pool, "gate-retry");
+  submit_squares (pool, before, 0, 30);
+  once = mp_pool_submit (pool, "die-once", g_variant_new_string ("batch-retry"), -1, &error);
+  g_assert_no_error (error);
+  submit_squares (pool, after, 30, 100);
+  gate_close (&gate);
+
+  v = mp_pool_result_get (once, TIMEOUT, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "second time");
+  check_squares (before, 0);
+  check_squares (after, 30);
+  g_assert_cmpuint (mp_pool_get_n_failed (pool), ==, 0);
+}
+
+/* A job sent to a worker in a message of several can still be
+ * cancelled: it fails at once, and if it starts (this one would hang)
+ * its worker is killed; the jobs around it complete. */
+static void
+test_batch_cancel (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GPtrArray) before = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(MpPoolResult) hung = NULL;
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_open (&gate, pool, "gate-cancel");
+  submit_squares (pool, before, 0, 10);
+  hung = mp_pool_submit (pool, "hang", NULL, -1, &error);
+  g_assert_no_error (error);
+  submit_squares (pool, after, 10, 100);
+  mp_pool_result_cancel (hung);
+  g_assert_null (mp_pool_result_get (hung, TIMEOUT, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  gate_close (&gate);
+
+  check_squares (before, 0);
+  check_squares (after, 10);
+}
+
+/* A worker holds an answer only while it runs the next jobs of the same
+ * message, and never for long: the answer of a job followed by one that
+ * hangs comes back while that one still runs. */
+static void
+test_batch_held_reply (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GPtrArray) first = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(MpPoolResult) hung = NULL;
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_open (&gate, pool, "gate-held");
+  submit_squares (pool, first, 0, 20);
+  hung = mp_pool_submit (pool, "hang", NULL, -1, &error);
+  g_assert_no_error (error);
+  submit_squares (pool, after, 20, 60);
+  gate_close (&gate);
+
+  /* While "hang" runs. */
+  check_squares (first, 0);
+  g_assert_false (mp_pool_result_ready (hung));
+  mp_pool_result_cancel (hung);
+  g_assert_null (mp_pool_result_get (hung, TIMEOUT, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  check_squares (after, 20);
+}
+
+/* A job's clock starts when its worker gets to it, not when it is sent:
+ * queued behind a long job, a job with a timeout does not time out;
+ * once it runs, it does, and only it fails. */
+static void
+test_batch_timeout (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GPtrArray) before = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) after = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(MpPoolResult) hung = NULL;
+  g_autoptr(MpPoolResult) quick = NULL;
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_open (&gate, pool, "gate-timeout");
+  submit_squares (pool, before, 0, 20);
+  hung = mp_pool_submit (pool, "hang", NULL, 0.3, &error);
+  quick = mp_pool_submit (pool, "square", g_variant_new_int64 (9), 0.3, &error);
+  g_assert_no_error (error);
+  submit_squares (pool, after, 20, 60);
+  /* Not while the gate holds the worker. */
+  g_assert_false (mp_pool_result_wait (hung, 0.6));
+  g_assert_false (mp_pool_result_ready (quick));
+  gate_close (&gate);
+
+  g_assert_null (mp_pool_result_get (hung, TIMEOUT, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  v = mp_pool_result_get (quick, TIMEOUT, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (v), ==, 81);
+  check_squares (before, 0);
+  check_squares (after, 20);
+  g_assert_cmpuint (mp_pool_get_n_failed (pool), ==, 1);
+}
+
+/* Arguments with descriptors in them travel among many plain jobs (a
+ * job whose payload may hold a handle goes in a message of its own). */
+static void
+test_batch_handles (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 2, "n-workers", 2, NULL);
+  g_autoptr(GPtrArray) squares = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) reads = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GError) error = NULL;
+  int fds[5][2];
+
+  for (int i = 0; i < 5; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("pipe %d", i);
+
+      g_assert_cmpint (pipe (fds[i]), ==, 0);
+      g_assert_cmpint (write (fds[i][1], text, strlen (text)), ==, (gssize) strlen (text));
+      close (fds[i][1]);
+    }
+  for (int i = 0; i < 5; i++)
+    {
+      g_autoptr(GPtrArray) some = g_ptr_array_new_with_free_func (g_object_unref);
+
+      submit_squares (pool, some, 0, 50);
+      g_ptr_array_extend_and_steal (squares, g_steal_pointer (&some));
+      g_ptr_array_add (reads, mp_pool_submit (pool, "read-fd", g_variant_new ("(h)", fds[i][0]), -1, &error));
+      g_assert_no_error (error);
+    }
+  for (int i = 0; i < 5; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("pipe %d", i);
+      g_autoptr(GVariant) v = mp_pool_result_get (reads->pdata[i], TIMEOUT, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (g_variant_get_string (v, NULL), ==, text);
+      close (fds[i][0]);
+    }
+  for (guint i = 0; i < squares->len; i++)
+    {
+      g_autoptr(GVariant) v = mp_pool_result_get (squares->pdata[i], TIMEOUT, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int64 (v), ==, (gint64) (i % 50) * (gint64) (i % 50));
+    }
+}
+
+typedef struct
+{
+  guint  n;
+  guint  expected;
+  gint64 sum;
+  guint  ticks_between;   /* of a 1 ms timer, between the first and last callbacks */
+} Slow;
+
+/* A callback that takes 20 us of the loop's time. */
+static void
+slow_done (GObject      *source,
+           GAsyncResult *res,
+           gpointer      data)
+{
+  Slow *slow = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = mp_pool_apply_finish (MP_POOL (source), res, &error);
+  gint64 until = g_get_monotonic_time () + 20;
+
+  g_assert_no_error (error);
+  slow->sum += g_variant_get_int64 (v);
+  slow->n++;
+  while (g_get_monotonic_time () < until)
+    ;
+}
+
+static gboolean
+slow_tick (gpointer data)
+{
+  Slow *slow = data;
+
+  if (slow->n > 0 && slow->n < slow->expected)
+    slow->ticks_between++;
+  return G_SOURCE_CONTINUE;
+}
+
+/* Results that come back in batches still reach the loop a few
+ * milliseconds of callbacks at a time: a timer runs between them. */
+static void
+test_delivery_budget (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(MpPoolResult) last = NULL;
+  g_autoptr(GError) error = NULL;
+  GMainContext *context = g_main_context_default ();
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT * G_USEC_PER_SEC;
+  Slow slow = { 0, 1000, 0, 0 };
+  gint64 sum = 0;
+  guint tick;
+
+  for (guint i = 0; i < slow.expected; i++)
+    {
+      mp_pool_apply_async (pool, "square", g_variant_new_int64 (i), NULL, slow_done, &slow);
+      sum += (gint64) i * i;
+    }
+  /* One worker runs them in order: once this one is done, so are they. */
+  last = mp_pool_submit (pool, "square", g_variant_new_int64 (1), -1, &error);
+  g_assert_no_error (error);
+  g_assert_true (mp_pool_result_wait (last, TIMEOUT));
+
+  tick = g_timeout_add (1, slow_tick, &slow);
+  while (slow.n < slow.expected && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_source_remove (tick);
+  g_assert_cmpuint (slow.n, ==, slow.expected);
+  g_assert_cmpint (slow.sum, ==, sum);
+  g_assert_cmpuint (slow.ticks_between, >, 0);
+}
+
+static void
+cancelled_done (GObject      *source,
+                GAsyncResult *res,
+                gpointer      data)
+{
+  GError **error = data;
+
+  g_assert_null (mp_pool_apply_finish (MP_POOL (source), res, error));
+  g_assert_nonnull (*error);
+}
+
+/* An outcome known outside of a worker's answer (a cancelled call, here
+ * one waiting behind another) reaches its callback at once, not with the
+ * next answer of some worker. */
+static void
+test_cancel_async (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+  GMainContext *context = g_main_context_default ();
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT * G_USEC_PER_SEC;
+  Gate gate;
+
+  /* Answers have come already. */
+  v = mp_pool_apply (pool, "square", g_variant_new_int64 (3), NULL, &error);
+  g_assert_no_error (error);
+
+  gate_open (&gate, pool, "gate-cancel-async");
+  mp_pool_apply_async (pool, "square", g_variant_new_int64 (4), cancellable, cancelled_done, &error);
+  g_cancellable_cancel (cancellable);
+  /* While the worker is held in the gate: no answer comes meanwhile. */
+  while (error == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  gate_close (&gate);
+}
+
+/* Results of every kind come back among batched ones: a descriptor (its
+ * answer travels alone, with it), a value whose type could hold one but
+ * does not, plain values. */
+static void
+test_batch_results (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GPtrArray) squares = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) pipes = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) nothings = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GError) error = NULL;
+  Gate gate;
+
+  gate_open (&gate, pool, "gate-results");
+  for (int i = 0; i < 5; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("from worker %d", i);
+      g_autoptr(GPtrArray) some = g_ptr_array_new_with_free_func (g_object_unref);
+
+      submit_squares (pool, some, 20 * i, 20 * i + 20);
+      g_ptr_array_extend_and_steal (squares, g_steal_pointer (&some));
+      g_ptr_array_add (pipes, mp_pool_submit (pool, "make-pipe", g_variant_new_string (text), -1, &error));
+      g_assert_no_error (error);
+      g_ptr_array_add (nothings, mp_pool_submit (pool, "nothing", NULL, -1, &error));
+      g_assert_no_error (error);
+    }
+  gate_close (&gate);
+
+  check_squares (squares, 0);
+  for (int i = 0; i < 5; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("from worker %d", i);
+      g_autoptr(GVariant) v = mp_pool_result_get (pipes->pdata[i], TIMEOUT, &error);
+      char buf[64];
+      gssize n;
+
+      g_assert_no_error (error);
+      g_assert_true (g_variant_is_of_type (v, G_VARIANT_TYPE_HANDLE));
+      n = read (g_variant_get_handle (v), buf, sizeof buf - 1);
+      g_assert_cmpint (n, ==, (gssize) strlen (text));
+      buf[n] = '\0';
+      g_assert_cmpstr (buf, ==, text);
+      g_clear_pointer (&v, g_variant_unref);
+
+      v = mp_pool_result_get (nothings->pdata[i], TIMEOUT, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (g_variant_get_type_string (v), ==, "mv");
+      g_assert_null (g_variant_get_maybe (v));
+    }
+}
+
 /* A copy of a pool in a forked child goes away there without waiting for
  * the parent's thread and workers (they do not exist in the child). */
 static void
@@ -792,6 +1282,10 @@ main (int    argc,
   mp_register_task ("die", task_die, NULL, NULL);
   mp_register_task ("die-once", task_die_once, NULL, NULL);
   mp_register_task ("rendezvous", task_rendezvous, NULL, NULL);
+  mp_register_task ("gate", task_gate, NULL, NULL);
+  mp_register_task ("read-fd", task_read_fd, NULL, NULL);
+  mp_register_task ("make-pipe", task_make_pipe, NULL, NULL);
+  mp_register_task ("nothing", task_nothing, NULL, NULL);
   mp_register_task ("init", task_init, NULL, NULL);
   mp_register_task ("get-init", task_get_init, NULL, NULL);
   /* One scratch directory for the parent and every worker, however they
@@ -826,6 +1320,15 @@ main (int    argc,
   g_test_add_func ("/pool/close-terminate-join", test_close_terminate_join);
   g_test_add_func ("/pool/max-tasks", test_max_tasks);
   g_test_add_func ("/pool/idle-workers-take-jobs", test_idle_workers_take_jobs);
+  g_test_add_func ("/pool/batch/death", test_batch_death);
+  g_test_add_func ("/pool/batch/retry", test_batch_retry);
+  g_test_add_func ("/pool/batch/cancel", test_batch_cancel);
+  g_test_add_func ("/pool/batch/held-reply", test_batch_held_reply);
+  g_test_add_func ("/pool/batch/timeout", test_batch_timeout);
+  g_test_add_func ("/pool/batch/handles", test_batch_handles);
+  g_test_add_func ("/pool/batch/results", test_batch_results);
+  g_test_add_func ("/pool/batch/delivery-budget", test_delivery_budget);
+  g_test_add_func ("/pool/cancel-async", test_cancel_async);
   g_test_add_func ("/pool/fork-is-forkserver", test_fork_is_forkserver);
   g_test_add_func ("/pool/dispose-in-fork-child", test_dispose_in_fork_child);
   g_test_add_func ("/pool/no-leaks", test_no_leaks);
