@@ -55,6 +55,8 @@ item_free (Item *item)
   g_free (item);
 }
 
+#define BACKLOG_PRIORITY (G_PRIORITY_HIGH_IDLE + 30)
+
 static gboolean
 delivery_dispatch (GSource     *source,
                    GSourceFunc  callback,
@@ -84,14 +86,21 @@ delivery_dispatch (GSource     *source,
       if (item == NULL)
         {
           self->more = FALSE;
+          if (g_source_get_priority (source) != G_PRIORITY_DEFAULT)
+            g_source_set_priority (source, G_PRIORITY_DEFAULT);
           return G_SOURCE_CONTINUE;
         }
       item->func (item->data, NULL);
       item_free (item);
     }
   /* Out of time with items left: ready again at the next iteration, once
-   * the loop has seen to everything else. */
+   * the loop has seen to everything else. While a backlog lasts the source
+   * runs below GTK's layout and paint (G_PRIORITY_HIGH_IDLE + 10 and + 20),
+   * which a source always ready at the default priority would starve, and
+   * still above default idles. */
   self->more = TRUE;
+  if (g_source_get_priority (source) != BACKLOG_PRIORITY)
+    g_source_set_priority (source, BACKLOG_PRIORITY);
   return G_SOURCE_CONTINUE;
 }
 

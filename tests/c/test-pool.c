@@ -1046,6 +1046,7 @@ typedef struct
   guint  expected;
   gint64 sum;
   guint  ticks_between;   /* of a 1 ms timer, between the first and last callbacks */
+  guint  paints_between;  /* of a 1 ms timer at GTK's paint priority */
 } Slow;
 
 /* A callback that takes 20 us of the loop's time. */
@@ -1076,8 +1077,20 @@ slow_tick (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+slow_paint (gpointer data)
+{
+  Slow *slow = data;
+
+  if (slow->n > 0 && slow->n < slow->expected)
+    slow->paints_between++;
+  return G_SOURCE_CONTINUE;
+}
+
 /* Results that come back in batches still reach the loop a few
- * milliseconds of callbacks at a time: a timer runs between them. */
+ * milliseconds of callbacks at a time: a timer runs between them, and so
+ * does a source at GTK's paint priority (below the default), which a
+ * backlog at the default priority would starve. */
 static void
 test_delivery_budget (void)
 {
@@ -1086,7 +1099,8 @@ test_delivery_budget (void)
   g_autoptr(GError) error = NULL;
   GMainContext *context = g_main_context_default ();
   gint64 deadline = g_get_monotonic_time () + TIMEOUT * G_USEC_PER_SEC;
-  Slow slow = { 0, 1000, 0, 0 };
+  Slow slow = { 0, 1000, 0, 0, 0 };
+  g_autoptr(GSource) paint = g_timeout_source_new (1);
   gint64 sum = 0;
   guint tick;
 
@@ -1101,12 +1115,17 @@ test_delivery_budget (void)
   g_assert_true (mp_pool_result_wait (last, TIMEOUT));
 
   tick = g_timeout_add (1, slow_tick, &slow);
+  g_source_set_priority (paint, G_PRIORITY_HIGH_IDLE + 20);
+  g_source_set_callback (paint, slow_paint, &slow, NULL);
+  g_source_attach (paint, context);
   while (slow.n < slow.expected && g_get_monotonic_time () < deadline)
     g_main_context_iteration (context, TRUE);
   g_source_remove (tick);
+  g_source_destroy (paint);
   g_assert_cmpuint (slow.n, ==, slow.expected);
   g_assert_cmpint (slow.sum, ==, sum);
   g_assert_cmpuint (slow.ticks_between, >, 0);
+  g_assert_cmpuint (slow.paints_between, >, 0);
 }
 
 static void
