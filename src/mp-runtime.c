@@ -656,7 +656,10 @@ runtime_atexit (void)
       mp_process_terminate (l->data, NULL);
   for (GList *l = children; l != NULL; l = l->next)
     mp_process_join (l->data, -1, NULL);
-  g_list_free_full (children, g_object_unref);
+  /* Not unreffed: a binding's object (a Python subclass) may have its last
+   * reference here, and its finalizer would call into an interpreter that
+   * has already shut down. The process is ending anyway. */
+  g_list_free (children);
 }
 
 /* ---- helpers for the start methods -------------------------------------- */
