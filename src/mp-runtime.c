@@ -645,7 +645,7 @@ mp_active_children (void)
 static void
 runtime_atexit (void)
 {
-  GList *children;
+  static GList *children;
 
   if (runtime.is_child)
     return;
@@ -656,10 +656,10 @@ runtime_atexit (void)
       mp_process_terminate (l->data, NULL);
   for (GList *l = children; l != NULL; l = l->next)
     mp_process_join (l->data, -1, NULL);
-  /* Not unreffed: a binding's object (a Python subclass) may have its last
-   * reference here, and its finalizer would call into an interpreter that
-   * has already shut down. The process is ending anyway. */
-  g_list_free (children);
+  /* Kept, not unreffed: a binding's object (a Python subclass) may have
+   * its last reference here, and its finalizer would call into an
+   * interpreter that has already shut down. The process is ending anyway;
+   * the static list keeps them reachable for leak checkers. */
 }
 
 /* ---- helpers for the start methods -------------------------------------- */
