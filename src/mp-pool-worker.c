@@ -285,6 +285,9 @@ run_chunk (MpTaskEntry *entry,
 
   if (entry == NULL)
     return NULL;
+  /* A batch task takes the chunk whole: no value per item. */
+  if (mp_task_entry_is_batch (entry))
+    return mp_task_entry_run_batch (entry, g_variant_ref (chunk), NULL, error);
 
   for (gsize i = 0; i < n; i++)
     {

@@ -23,6 +23,13 @@ GVariant    *mp_task_entry_run (MpTaskEntry  *entry,
                                 GCancellable *cancellable,
                                 GError      **error);
 void         mp_task_entry_unref (MpTaskEntry *entry);
+/* A batch task (mp_register_batch_task()) runs a whole array of items in
+ * one call; run_batch checks that it gave one result per item. */
+gboolean     mp_task_entry_is_batch  (MpTaskEntry  *entry);
+GVariant    *mp_task_entry_run_batch (MpTaskEntry  *entry,
+                                      GVariant     *items,
+                                      GCancellable *cancellable,
+                                      GError      **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MpTaskEntry, mp_task_entry_unref)
 
 G_END_DECLS

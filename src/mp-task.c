@@ -23,6 +23,7 @@ struct _MpTaskEntry
   GDestroyNotify  destroy;
   gboolean        after_init;
   gint            ref_count;
+  gboolean        batch;
 };
 
 static GMutex tasks_lock;
@@ -57,7 +58,7 @@ mp_task_entry_unref (MpTaskEntry *entry)
  * Their one reference is never dropped. */
 static const char *builtin_names[] = { MP_POOL_WORKER_TASK };
 static MpTaskEntry builtin_entries[] = {
-  { mp_pool_worker_run, NULL, NULL, FALSE, 1 },
+  { mp_pool_worker_run, NULL, NULL, FALSE, 1, FALSE },
 };
 
 static MpTaskEntry *
@@ -73,6 +74,34 @@ lookup (const char *name)
     if (g_str_equal (name, builtin_names[i]))
       entry = task_entry_ref (&builtin_entries[i]);
   return entry;
+}
+
+static void
+register_task (const char     *name,
+               MpTaskFunc      func,
+               gpointer        user_data,
+               GDestroyNotify  destroy,
+               gboolean        batch)
+{
+  MpTaskEntry *entry;
+
+  g_return_if_fail (name != NULL && *name != '\0');
+  g_return_if_fail (func != NULL);
+
+  entry = g_new0 (MpTaskEntry, 1);
+  entry->func = func;
+  entry->user_data = user_data;
+  entry->destroy = destroy;
+  entry->after_init = mp_is_initialized () && !mp_runtime_is_child ();
+  entry->ref_count = 1;
+  entry->batch = batch;
+
+  g_mutex_lock (&tasks_lock);
+  if (tasks == NULL)
+    tasks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                   (GDestroyNotify) task_entry_unref);
+  g_hash_table_replace (tasks, g_strdup (name), entry);
+  g_mutex_unlock (&tasks_lock);
 }
 
 /**
@@ -97,24 +126,31 @@ mp_register_task (const char     *name,
                   gpointer        user_data,
                   GDestroyNotify  destroy)
 {
-  MpTaskEntry *entry;
+  register_task (name, func, user_data, destroy, FALSE);
+}
 
-  g_return_if_fail (name != NULL && *name != '\0');
-  g_return_if_fail (func != NULL);
-
-  entry = g_new0 (MpTaskEntry, 1);
-  entry->func = func;
-  entry->user_data = user_data;
-  entry->destroy = destroy;
-  entry->after_init = mp_is_initialized () && !mp_runtime_is_child ();
-  entry->ref_count = 1;
-
-  g_mutex_lock (&tasks_lock);
-  if (tasks == NULL)
-    tasks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                   (GDestroyNotify) task_entry_unref);
-  g_hash_table_replace (tasks, g_strdup (name), entry);
-  g_mutex_unlock (&tasks_lock);
+/**
+ * mp_register_batch_task:
+ * @name: the task's name
+ * @func: (scope notified) (closure user_data) (destroy destroy): the task:
+ *   its arguments are an array of items (each one call's arguments), its
+ *   value an array of as many results
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data
+ *
+ * Registers a task that takes a whole batch of items at once. A pool's
+ * map runs it once per chunk instead of once per item, which is what
+ * makes a map of small items fast: no value is made per item. Called on
+ * its own (mp_run_task(), mp_pool_apply(), a process), it gets an array
+ * of one item and its one result is the value.
+ */
+void
+mp_register_batch_task (const char     *name,
+                        MpTaskFunc      func,
+                        gpointer        user_data,
+                        GDestroyNotify  destroy)
+{
+  register_task (name, func, user_data, destroy, TRUE);
 }
 
 /**
@@ -182,18 +218,21 @@ mp_task_lookup (const char  *name,
   return entry;
 }
 
-GVariant *
-mp_task_entry_run (MpTaskEntry   *entry,
-                   GVariant      *args,
-                   GCancellable  *cancellable,
-                   GError       **error)
+gboolean
+mp_task_entry_is_batch (MpTaskEntry *entry)
 {
-  g_autoptr(GVariant) owned_args = NULL;
-  GError *local_error = NULL;
-  GVariant *result;
+  return entry->batch;
+}
 
-  owned_args = args ? g_variant_ref_sink (args) : g_variant_ref_sink (g_variant_new ("()"));
-  result = entry->func (owned_args, cancellable, entry->user_data, &local_error);
+static GVariant *
+call (MpTaskEntry   *entry,
+      GVariant      *args,
+      GCancellable  *cancellable,
+      GError       **error)
+{
+  GError *local_error = NULL;
+  GVariant *result = entry->func (args, cancellable, entry->user_data, &local_error);
+
   if (local_error != NULL)
     {
       g_clear_pointer (&result, g_variant_unref);
@@ -203,4 +242,48 @@ mp_task_entry_run (MpTaskEntry   *entry,
   if (result == NULL)
     result = g_variant_new ("()");
   return g_variant_take_ref (result);
+}
+
+GVariant *
+mp_task_entry_run_batch (MpTaskEntry   *entry,
+                         GVariant      *items,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  g_autoptr(GVariant) owned_items = g_variant_ref_sink (items);
+  g_autoptr(GVariant) results = call (entry, owned_items, cancellable, error);
+
+  if (results == NULL)
+    return NULL;
+  if (!g_variant_type_is_array (g_variant_get_type (results)) ||
+      g_variant_n_children (results) != g_variant_n_children (owned_items))
+    {
+      g_set_error (error, MP_ERROR, MP_ERROR_TASK_FAILED,
+                   _("A batch task gave “%s” with %" G_GSIZE_FORMAT " results for %" G_GSIZE_FORMAT " items; it must give an array of one result per item"),
+                   g_variant_get_type_string (results),
+                   g_variant_type_is_array (g_variant_get_type (results)) ? g_variant_n_children (results) : 0,
+                   g_variant_n_children (owned_items));
+      return NULL;
+    }
+  return g_steal_pointer (&results);
+}
+
+GVariant *
+mp_task_entry_run (MpTaskEntry   *entry,
+                   GVariant      *args,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  g_autoptr(GVariant) owned_args = NULL;
+  g_autoptr(GVariant) results = NULL;
+
+  owned_args = args ? g_variant_ref_sink (args) : g_variant_ref_sink (g_variant_new ("()"));
+  if (!entry->batch)
+    return call (entry, owned_args, cancellable, error);
+
+  /* One item as a batch of one. */
+  results = mp_task_entry_run_batch (entry, g_variant_new_array (NULL, &owned_args, 1), cancellable, error);
+  if (results == NULL)
+    return NULL;
+  return g_variant_get_child_value (results, 0);
 }

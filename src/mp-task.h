@@ -37,6 +37,11 @@ void       mp_register_task   (const char     *name,
                                gpointer        user_data,
                                GDestroyNotify  destroy);
 MP_AVAILABLE_IN_1_0
+void       mp_register_batch_task (const char     *name,
+                                   MpTaskFunc      func,
+                                   gpointer        user_data,
+                                   GDestroyNotify  destroy);
+MP_AVAILABLE_IN_1_0
 gboolean   mp_task_is_registered (const char  *name);
 MP_AVAILABLE_IN_1_0
 GVariant  *mp_run_task        (const char     *name,

@@ -107,11 +107,37 @@ task_square (GVariant      *args,
   return g_variant_new_int64 (x * x);
 }
 
+/* The same as a batch task (mp_register_batch_task()): a whole chunk
+ * ("ax") in one call, no value per item. */
+static GVariant *
+task_square_batch (GVariant      *args,
+                   GCancellable  *cancellable,
+                   gpointer       user_data,
+                   GError       **error)
+{
+  const gint64 *in;
+  gint64 *out;
+  gsize n;
+
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("ax")))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "square_batch wants ax, not %s",
+                   g_variant_get_type_string (args));
+      return NULL;
+    }
+  in = g_variant_get_fixed_array (args, &n, sizeof (gint64));
+  out = g_new (gint64, MAX (n, 1));
+  for (gsize i = 0; i < n; i++)
+    out[i] = in[i] * in[i];
+  return g_variant_new_from_data (G_VARIANT_TYPE ("ax"), out, n * sizeof (gint64), TRUE, g_free, out);
+}
+
 /* ---- measurements -------------------------------------------------------- */
 
 typedef enum
 {
   M_MAP,
+  M_MAP_BATCH,
   M_IMAP,
   M_APPLY_ASYNC,
   M_APPLY_ASYNC_GIO,
@@ -289,7 +315,8 @@ measure_map (Measure  *m,
   gint64 t0, t1;
 
   t0 = now_ns ();
-  values = mp_pool_map (pool, "square", items, m->chunksize, NULL, error);
+  values = mp_pool_map (pool, m->kind == M_MAP_BATCH ? "square_batch" : "square", items, m->chunksize,
+                        NULL, error);
   t1 = now_ns ();
   if (values == NULL || !check_squares (m->name, values, m->items, error))
     return FALSE;
@@ -708,7 +735,8 @@ measure_once (Measure        *m,
     return FALSE;
   switch (m->kind)
     {
-    case M_MAP: ok = measure_map (m, pool, error); break;
+    case M_MAP:
+    case M_MAP_BATCH: ok = measure_map (m, pool, error); break;
     case M_IMAP: ok = measure_imap (m, pool, error); break;
     case M_APPLY_ASYNC: ok = measure_apply_async (m, pool, error); break;
     case M_APPLY_ASYNC_GIO: ok = measure_apply_async_gio (m, pool, error); break;
@@ -786,6 +814,7 @@ print_table (Measure *measures,
       switch (m->kind)
         {
         case M_MAP:
+        case M_MAP_BATCH:
         case M_IMAP:
           figure = g_strdup_printf ("%.0f items/s", s.median > 0 ? m->items / s.median : 0);
           break;
@@ -851,6 +880,7 @@ main (int    argc,
   };
 
   mp_register_task ("square", task_square, NULL, NULL);
+  mp_register_batch_task ("square_batch", task_square_batch, NULL, NULL);
   /* A spawn child never returns from here: it becomes the worker. */
   mp_init (argc, argv);
 
@@ -927,6 +957,8 @@ main (int    argc,
           }
       if (g_str_equal (w, "map"))
         m.name = "map", m.kind = M_MAP, m.items = map_items, m.chunksize = 0;
+      else if (g_str_equal (w, "map_batch"))
+        m.name = "map_batch", m.kind = M_MAP_BATCH, m.items = map_items, m.chunksize = 0;
       else if (g_str_equal (w, "imap"))
         m.name = "imap", m.kind = M_IMAP, m.items = imap_items, m.chunksize = 1;
       else if (g_str_equal (w, "apply_async"))
@@ -941,7 +973,7 @@ main (int    argc,
         m.name = "ui_backlog", m.kind = M_UI_BACKLOG, m.items = ui_tasks;
       else
         {
-          g_printerr ("Unknown measurement “%s” (map, imap, apply_async, apply_async_gio, apply, ui, "
+          g_printerr ("Unknown measurement “%s” (map, map_batch, imap, apply_async, apply_async_gio, apply, ui, "
                       "ui_backlog)\n", w);
           return 2;
         }

@@ -73,7 +73,7 @@ UI_MAX_LATE_MS = 16.0         # ui: a frame never later than 16 ms
 REFERENCE = {"cpython_map_s": 0.48, "cpython_imap_per_s": 20e3, "cpython_async_us": 65.0,
              "cpython_apply_us": 278.0}
 
-C_ALL = ["map", "imap", "apply_async_gio", "apply_async", "apply", "ui", "ui_backlog"]
+C_ALL = ["map", "map_batch", "imap", "apply_async_gio", "apply_async", "apply", "ui", "ui_backlog"]
 PY_ALL = ["map", "imap", "apply_async", "apply"]
 
 
@@ -135,6 +135,7 @@ def main():
     c_what = [n for n in C_ALL
               if (n in ("map", "imap", "apply", "ui") and n in wanted)
               or (n in ("apply_async", "apply_async_gio") and "apply_async" in wanted)
+              or (n == "map_batch" and "map" in wanted)
               or (n == "ui_backlog" and "ui" in wanted and not args.no_backlog)]
     py_what = [n for n in PY_ALL if n in wanted]
     rounds = max(1, args.rounds)
@@ -277,6 +278,20 @@ def main():
     if "map" in wanted:
         rate_section("map", "map of square over ints", MAP_MIN_RATIO,
                      f"CPython Pool(2).map over 1e6 ints {REFERENCE['cpython_map_s']} s")
+    batch = stats(("libmp", "map_batch"))
+    if "map" in wanted and batch:
+        cpy = stats(("cpython", "map"))
+        print()
+        print(f"  {'libmp, a batch task':<30} {method_of(('libmp', 'map_batch')):<11} {batch['runs']:>4} "
+              f"{fmt(batch['median_s'], 9, 4)} {fmt(batch['mean_s'], 9, 4)} "
+              f"{fmt(batch['rate_median'] / 1e3, 10, 1)} {fmt(batch['rate_mean'] / 1e3, 9, 1)} "
+              f"{fmt(batch['rate_best'] / 1e3, 9, 1)}")
+        print("  (the same map through mp_register_batch_task(): the task takes a chunk's \"ax\" whole,"
+              " no value per item)")
+        res = ratio_line(("cpython", "map"), ("libmp", "map_batch"), MAP_MIN_RATIO,
+                         (cpy and cpy["mean_s"], batch["mean_s"]),
+                         (cpy and cpy["median_s"], batch["median_s"]), label="batch/CPython")
+        summary["map_batch"] = {"libmp": batch, "cpython": cpy, "ratios": res, "target_ratio": MAP_MIN_RATIO}
     if "imap" in wanted:
         rate_section("imap", "imap of square with chunksize 1", IMAP_MIN_RATIO,
                      f"CPython imap chunksize 1 {REFERENCE['cpython_imap_per_s'] / 1e3:.0f}k items/s")

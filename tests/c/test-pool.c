@@ -1285,6 +1285,71 @@ test_no_leaks (void)
   }
 }
 
+/* A batch task: "ax" in, the squares out, or too few of them when the
+ * chunk holds -1. */
+static GVariant *
+task_square_batch (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  gsize n;
+  const gint64 *in;
+  g_autofree gint64 *out = NULL;
+
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("ax")))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "square-batch wants ax, not %s",
+                   g_variant_get_type_string (args));
+      return NULL;
+    }
+  in = g_variant_get_fixed_array (args, &n, sizeof (gint64));
+  out = g_new (gint64, MAX (n, 1));
+  for (gsize i = 0; i < n; i++)
+    {
+      if (in[i] == -1)
+        return g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, out, i, sizeof (gint64));
+      out[i] = in[i] * in[i];
+    }
+  return g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, out, n, sizeof (gint64));
+}
+
+/* A batch task runs once per chunk of a map, and alone as a batch of one;
+ * one that gives the wrong number of results fails its chunk. */
+static void
+test_batch_task (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 2, "n-workers", 2, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) squares = NULL;
+  g_autoptr(GVariant) one = NULL;
+  g_autoptr(GVariant) bad = NULL;
+  gint64 items[] = { 1, 2, -1, 4 };
+
+  squares = mp_pool_map (pool, "square-batch", int_array (0, 10000), 128, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_type_string (squares), ==, "ax");
+  g_assert_cmpuint (g_variant_n_children (squares), ==, 10000);
+  for (gsize i = 0; i < 10000; i++)
+    {
+      gint64 v;
+      g_variant_get_child (squares, i, "x", &v);
+      g_assert_cmpint (v, ==, (gint64) i * (gint64) i);
+    }
+
+  one = mp_pool_apply (pool, "square-batch", g_variant_new_int64 (7), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (one), ==, 49);
+  g_clear_pointer (&one, g_variant_unref);
+  one = mp_run_task ("square-batch", g_variant_new_int64 (-3), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (one), ==, 9);
+
+  bad = mp_pool_map (pool, "square-batch",
+                     g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, items, 4, sizeof (gint64)),
+                     4, NULL, &error);
+  g_assert_null (bad);
+  g_assert_error (error, MP_ERROR, MP_ERROR_TASK_FAILED);
+  g_assert_nonnull (strstr (error->message, "2 results for 4 items"));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1292,6 +1357,7 @@ main (int    argc,
   int ret;
 
   mp_register_task ("square", task_square, NULL, NULL);
+  mp_register_batch_task ("square-batch", task_square_batch, NULL, NULL);
   mp_register_task ("add", task_add, NULL, NULL);
   mp_register_task ("fail", task_fail, NULL, NULL);
   mp_register_task ("fail-on-3", task_fail_on_3, NULL, NULL);
@@ -1347,6 +1413,7 @@ main (int    argc,
   g_test_add_func ("/pool/batch/handles", test_batch_handles);
   g_test_add_func ("/pool/batch/results", test_batch_results);
   g_test_add_func ("/pool/batch/delivery-budget", test_delivery_budget);
+  g_test_add_func ("/pool/batch-task", test_batch_task);
   g_test_add_func ("/pool/cancel-async", test_cancel_async);
   g_test_add_func ("/pool/fork-is-forkserver", test_fork_is_forkserver);
   g_test_add_func ("/pool/dispose-in-fork-child", test_dispose_in_fork_child);
