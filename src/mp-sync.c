@@ -30,35 +30,37 @@ G_STATIC_ASSERT (sizeof (MpSyncShared) <= MP_SYNC_HEADER_SIZE);
 
 /* ---- who calls --------------------------------------------------------- */
 
-/* The id is cached per thread; a fork gives the child's one thread a new
- * id, which the generation counter notices. */
-static guint fork_generation = 1;
+/* The id is cached per thread (initial-exec TLS: no __tls_get_addr call
+ * in a lock's fast path). After a fork the child's one thread is the one
+ * that forked, and the fork handler forgets its id there. */
+static __thread guint64 cached_id __attribute__ ((tls_model ("initial-exec")));
 
 static void
 after_fork_in_child (void)
 {
-  fork_generation++;
+  cached_id = 0;
+}
+
+static __attribute__ ((noinline)) guint64
+compute_self_id (void)
+{
+  static gsize registered = 0;
+
+  if (g_once_init_enter (&registered))
+    {
+      pthread_atfork (NULL, NULL, after_fork_in_child);
+      g_once_init_leave (&registered, 1);
+    }
+  cached_id = ((guint64) (guint32) getpid () << 32) | (guint32) syscall (SYS_gettid);
+  return cached_id;
 }
 
 guint64
 mp_sync_self_id (void)
 {
-  static gsize registered = 0;
-  /* initial-exec: no __tls_get_addr call in a lock's fast path. */
-  static __thread guint64 cached_id __attribute__ ((tls_model ("initial-exec")));
-  static __thread guint cached_generation __attribute__ ((tls_model ("initial-exec")));
-
-  if (G_UNLIKELY (cached_generation != __atomic_load_n (&fork_generation, __ATOMIC_RELAXED)))
-    {
-      if (g_once_init_enter (&registered))
-        {
-          pthread_atfork (NULL, NULL, after_fork_in_child);
-          g_once_init_leave (&registered, 1);
-        }
-      cached_id = ((guint64) (guint32) getpid () << 32) | (guint32) syscall (SYS_gettid);
-      cached_generation = __atomic_load_n (&fork_generation, __ATOMIC_RELAXED);
-    }
-  return cached_id;
+  if (G_LIKELY (cached_id != 0))
+    return cached_id;
+  return compute_self_id ();
 }
 
 /* ---- the cell ------------------------------------------------------------ */
