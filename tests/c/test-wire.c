@@ -293,6 +293,36 @@ expect_protocol_error (const void *frame,
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
 }
 
+/* Sends @body (a serialized "v") in a sealed memory file; with @fragment,
+ * expects the receiver to refuse it with an error that says so. */
+static void
+expect_memfd_body (const guint8 *body,
+                   gsize         size,
+                   const char   *fragment)
+{
+  MpWireHeader h = { MP_WIRE_MAGIC, MP_WIRE_KIND_RUN, MP_WIRE_FLAG_MEMFD, 1, 0, size };
+  int memfd = memfd_create ("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  g_autoptr(MpChannel) a = NULL, b = NULL;
+  g_autoptr(GError) error = NULL;
+  MpMessage *in;
+
+  g_assert_cmpint (write (memfd, body, size), ==, (gssize) size);
+  g_assert_cmpint (fcntl (memfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW), ==, 0);
+  if (fragment != NULL)
+    {
+      expect_protocol_error (&h, sizeof h, &memfd, 1, fragment);
+      close (memfd);
+      return;
+    }
+  make_pair (&a, &b);
+  send_raw (mp_channel_get_fd (a), &h, sizeof h, &memfd, 1);
+  close (memfd);
+  in = mp_channel_receive (b, 5, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (in);
+  mp_message_free (in);
+}
+
 static GBytes *
 valid_frame (MpWireKind kind,
              GVariant  *body)
@@ -393,6 +423,47 @@ test_malformed (void)
     g_assert_cmpint (ftruncate (memfd, 64), ==, 0);
     expect_protocol_error (&h, sizeof h, &memfd, 1, "not sealed");
     close (memfd);
+  }
+
+  /* Large bodies in a memory file, checked by size for arrays of numbers
+   * and by their rebuilt bytes for the tuples and variants around them:
+   * a good one arrives, broken framing, a bad array size and a boolean
+   * that is not 0 or 1 do not. */
+  {
+    g_autofree gint64 *numbers = g_new0 (gint64, 20000);
+    g_autofree guint8 *bools = g_new0 (guint8, 100000);
+    GVariant *array = g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, numbers, 20000, sizeof (gint64));
+    g_autoptr(GVariant) body = g_variant_ref_sink (g_variant_new ("(tysv)", (guint64) 7, 1, "square", array));
+    g_autoptr(GVariant) wrapper = g_variant_ref_sink (g_variant_new_variant (body));
+    gsize size = g_variant_get_size (wrapper);
+    g_autofree guint8 *bytes = g_malloc (size);
+    g_autoptr(GVariant) bool_wrapper = NULL;
+    g_autofree guint8 *bool_bytes = NULL;
+
+    g_variant_store (wrapper, bytes);
+    expect_memfd_body (bytes, size, NULL);
+    /* The tuple's framing offset (its last byte, for "(tysv)" one offset
+     * for the string's end) made to point elsewhere. */
+    bytes[size - 1 - strlen ("(tysv)") - 1] ^= 0x01;
+    expect_memfd_body (bytes, size, "normal form");
+    bytes[size - 1 - strlen ("(tysv)") - 1] ^= 0x01;
+    expect_memfd_body (bytes, size, NULL);
+
+    /* An "ax" whose size is not a whole number of elements. */
+    {
+      gsize odd = 20000 * 8 + 1;
+      g_autofree guint8 *v = g_malloc0 (odd + 3);
+
+      memcpy (v + odd, "\0ax", 3);
+      expect_memfd_body (v, odd + 3, "normal form");
+    }
+
+    bools[99999] = 2;
+    bool_wrapper = g_variant_ref_sink (g_variant_new_variant (
+      g_variant_new_from_data (G_VARIANT_TYPE ("ab"), bools, 100000, FALSE, NULL, NULL)));
+    bool_bytes = g_malloc (g_variant_get_size (bool_wrapper));
+    g_variant_store (bool_wrapper, bool_bytes);
+    expect_memfd_body (bool_bytes, g_variant_get_size (bool_wrapper), "normal form");
   }
 
   /* A pipe where the payload memory file should be. */
