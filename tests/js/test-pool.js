@@ -56,6 +56,15 @@ Mp.register_task('square', (args, _cancellable) => {
     return new GLib.Variant('x', x * x);
 });
 
+// A batch task: a chunk's "ax" in, the squares out, in one call.
+Mp.register_batch_task('square-batch', (args, _cancellable) => {
+    if (args.get_type_string() !== 'ax') {
+        throw new GLib.Error(Gio.IOErrorEnum, Gio.IOErrorEnum.INVALID_DATA,
+            `square-batch wants ax, not ${args.get_type_string()}`);
+    }
+    return new GLib.Variant('ax', args.deepUnpack().map(x => x * x));
+});
+
 // (a, b) -> a + b.
 Mp.register_task('add', (args, _cancellable) => {
     const [a, b] = args.deepUnpack();
@@ -217,6 +226,12 @@ function testCalls(t, method) {
     v = pool.map('unbox', new GLib.Variant('av', [int64(1), str('two'), int64(3)]), 1, null);
     assertEqual(v.get_type_string(), 'av');
     assertEqual(v.deepUnpack().map(x => x.unpack()), [1, 'two', 3]);
+
+    // A batch task: once per chunk in a map, a batch of one in an apply.
+    v = pool.map('square-batch', int64s(0, 100), 7, null);
+    assertEqual(v.get_type_string(), 'ax');
+    assertEqual(v.deepUnpack(), range(0, 100).map(x => x * x));
+    assertEqual(pool.apply('square-batch', int64(9), null).get_int64(), 81);
 
     // An empty map is an empty result.
     v = pool.map('square', new GLib.Variant('ax', []), 0, null);
