@@ -31,7 +31,7 @@ const System = imports.system;
 
 imports.searchPath.unshift(GLib.path_get_dirname(System.programPath));
 const H = imports.harness;
-const {test, assert, assertEqual, assertGError, runLoop, drainMainContext} = H;
+const {test, skip, assert, assertEqual, assertGError, runLoop, drainMainContext} = H;
 
 const TIMEOUT = H.TIMEOUT_SECONDS;
 
@@ -610,7 +610,16 @@ test('50 queues made, used and dropped leave no descriptor behind', () => {
 
 // ---- across processes, in each start method -----------------------------------------
 
+// A forked GJS child that allocates enough to hand SpiderMonkey's helper
+// threads some work can hang in pthread_cond_signal(): the condition
+// variable's waiters are the parent's helper threads, which do not exist
+// in the child (seen here about once in 20 runs, stack in the issue
+// notes; README: fork in GJS is unsafe). The children of these tests
+// allocate megabytes, so they run in spawn and forkserver only.
+const FORK_HEAVY_SKIP = 'a forked GJS child that allocates a lot can hang on SpiderMonkey\'s helper-thread condition variable';
+
 for (const [m, method] of METHODS) {
+    const heavy = method === Mp.StartMethod.FORK ? (name, fn) => skip(name, FORK_HEAVY_SKIP, fn) : test;
     test(`${m}: 2 producers x 2 consumers, nothing lost or duplicated, in order per producer`, t => {
         const q = newQueue(0);
         const results = newQueue(0);
@@ -660,7 +669,7 @@ for (const [m, method] of METHODS) {
         assertIOError(() => q.get(false, 0, null), Gio.IOErrorEnum.WOULD_BLOCK, 'nothing more');
     });
 
-    test(`${m}: a producer's feeder drains before it exits`, t => {
+    heavy(`${m}: a producer's feeder drains before it exits`, t => {
         // Its task ended with items still in its feeder: its exit waits for
         // them, and they all arrive, whole and in order.
         const q = newQueue(0);
@@ -755,7 +764,7 @@ for (const [m, method] of METHODS) {
         assertEqual(q.empty(), true);
     });
 
-    test(`${m}: 8 MiB through a queue, byte for byte`, t => {
+    heavy(`${m}: 8 MiB through a queue, byte for byte`, t => {
         const q = newQueue(0);
         const p = start(t, method, 'send-big', new GLib.Variant('(vt)', [q.to_variant(), BIG_SIZE]));
         // The item outlives the child that put it.
