@@ -87,6 +87,7 @@
 
 #include <mp.h>
 
+#include "bench-child.h"
 #include "bench-util.h"
 
 #define LOCK_WARMUP 10000
@@ -344,71 +345,6 @@ task_incrementer (GVariant      *args,
 
 /* ---- children from the parent's side --------------------------------------- */
 
-typedef struct
-{
-  MpProcess *process;
-  MpPipe    *mine;
-} Child;
-
-/* @rest: a tuple, adopted; the child gets (its pipe, @rest...). */
-static gboolean
-child_start (Child          *child,
-             const char     *task,
-             GVariant       *rest,
-             MpStartMethod   method,
-             GError        **error)
-{
-  g_autoptr(MpPipe) theirs = NULL;
-  g_autoptr(GVariant) extra = g_variant_ref_sink (rest);
-  GVariantBuilder b;
-
-  if (!mp_pipe_new_pair (TRUE, &child->mine, &theirs, error))
-    return FALSE;
-  g_variant_builder_init (&b, G_VARIANT_TYPE_TUPLE);
-  g_variant_builder_add_value (&b, mp_pipe_to_variant (theirs));
-  for (gsize i = 0; i < g_variant_n_children (extra); i++)
-    {
-      g_autoptr(GVariant) x = g_variant_get_child_value (extra, i);
-      g_variant_builder_add_value (&b, x);
-    }
-  child->process = mp_process_new (task, g_variant_builder_end (&b));
-  mp_process_set_start_method (child->process, method);
-  return mp_process_start (child->process, error);
-}
-
-static gboolean
-child_expect_ready (Child   *child,
-                    GError **error)
-{
-  g_autoptr(GVariant) ready = mp_pipe_recv (child->mine, G_VARIANT_TYPE_STRING, NULL, error);
-
-  return ready != NULL;
-}
-
-/* Joins the child; with @ok FALSE, ends it first and only cleans up. */
-static gboolean
-child_finish (Child     *child,
-              gboolean   ok,
-              GError   **error)
-{
-  if (child->process == NULL)
-    return ok;
-  if (!ok)
-    {
-      if (mp_process_is_alive (child->process))
-        mp_process_kill (child->process, NULL);
-      mp_process_join (child->process, 5, NULL);
-    }
-  else if (!mp_process_join (child->process, -1, error) || !mp_process_check_error (child->process, error))
-    ok = FALSE;
-  else if (mp_process_get_exitcode (child->process) != 0)
-    ok = fail (error, "the %s child exited with %d", mp_process_get_task_name (child->process),
-               mp_process_get_exitcode (child->process));
-  g_clear_object (&child->mine);
-  g_clear_object (&child->process);
-  return ok;
-}
-
 static void
 note_method (Measure *m,
              Child   *child)
@@ -493,7 +429,7 @@ measure_event_once (Measure        *m,
 
   if (!(e1 = mp_event_new (error)) || !(e2 = mp_event_new (error)))
     return FALSE;
-  ok = child_start (&b, "event_partner",
+  ok = child_start (&b, "event_partner", NULL,
                     g_variant_new ("(@*@*x)",
                                    mp_shareable_to_variant (MP_SHAREABLE (e1)),
                                    mp_shareable_to_variant (MP_SHAREABLE (e2)), total),
@@ -540,7 +476,7 @@ measure_condition_once (Measure        *m,
     }
   else
     cb = g_object_ref (ca);
-  ok = child_start (&b, "condition_partner",
+  ok = child_start (&b, "condition_partner", NULL,
                     g_variant_new ("(@*@*@*x)",
                                    mp_shareable_to_variant (MP_SHAREABLE (ca)),
                                    mp_shareable_to_variant (MP_SHAREABLE (cb)),
@@ -585,7 +521,7 @@ measure_value_once (Measure        *m,
   if (!(value = mp_value_new ("i", NULL, TRUE, error)) || !(go = mp_event_new (error)))
     return FALSE;
   for (guint k = 0; ok && k < 2; k++)
-    ok = child_start (&c[k], "incrementer",
+    ok = child_start (&c[k], "incrementer", NULL,
                       g_variant_new ("(@*@*x)",
                                      mp_shareable_to_variant (MP_SHAREABLE (value)),
                                      mp_shareable_to_variant (MP_SHAREABLE (go)), (gint64) m->iterations),
