@@ -8,9 +8,32 @@
  */
 #pragma once
 
+#include <string.h>
+
 #include <glib.h>
 
 G_BEGIN_DECLS
+
+/* A "d" element: the double's bits, loaded and stored whole. */
+static inline double
+mp_element_load_double (const void *slot)
+{
+  guint64 bits = __atomic_load_n ((const guint64 *) slot, __ATOMIC_ACQUIRE);
+  double d;
+
+  memcpy (&d, &bits, sizeof d);
+  return d;
+}
+
+static inline void
+mp_element_store_double (void   *slot,
+                         double  d)
+{
+  guint64 bits;
+
+  memcpy (&bits, &d, sizeof bits);
+  __atomic_store_n ((guint64 *) slot, bits, __ATOMIC_RELEASE);
+}
 
 /* The element size of @type_string, or 0 (with @error set) when it is not
  * a type shared memory can hold. */

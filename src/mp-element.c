@@ -59,12 +59,7 @@ mp_element_load (const char *type_string,
     case 't':
       return g_variant_new_uint64 (__atomic_load_n ((const guint64 *) slot, __ATOMIC_ACQUIRE));
     case 'd':
-      {
-        guint64 bits = __atomic_load_n ((const guint64 *) slot, __ATOMIC_ACQUIRE);
-        double d;
-        memcpy (&d, &bits, sizeof d);
-        return g_variant_new_double (d);
-      }
+      return g_variant_new_double (mp_element_load_double (slot));
     default:
       g_assert_not_reached ();
     }
@@ -112,12 +107,7 @@ mp_element_store (const char  *type_string,
       __atomic_store_n ((guint64 *) slot, g_variant_get_uint64 (value), __ATOMIC_RELEASE);
       break;
     case 'd':
-      {
-        double d = g_variant_get_double (value);
-        guint64 bits;
-        memcpy (&bits, &d, sizeof bits);
-        __atomic_store_n ((guint64 *) slot, bits, __ATOMIC_RELEASE);
-      }
+      mp_element_store_double (slot, g_variant_get_double (value));
       break;
     default:
       g_assert_not_reached ();

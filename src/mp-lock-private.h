@@ -15,6 +15,17 @@ G_BEGIN_DECLS
 
 #define MP_LOCK_WORD_DIED G_GUINT64_CONSTANT (1)
 
+/* The uncontended case: takes a free word for the calling thread with one
+ * compare-and-swap. */
+static inline gboolean
+mp_lock_word_try_take (MpSyncShared *shared)
+{
+  guint64 expected = 0;
+
+  return __atomic_compare_exchange_n (&shared->word, &expected, mp_sync_self_id (), FALSE,
+                                      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
 /* Acquires the word for the calling thread (data: unused). */
 extern const MpSyncWaitFuncs mp_lock_word_acquire_funcs;
 MpSyncStatus mp_lock_word_attempt     (MpSyncCell  *cell,

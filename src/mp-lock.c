@@ -221,16 +221,10 @@ mp_lock_acquire (MpLock        *self,
                  GCancellable  *cancellable,
                  GError       **error)
 {
-  MpSyncShared *shared;
-  guint64 expected = 0;
-
   g_return_val_if_fail (MP_IS_LOCK (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  /* The uncontended case: one compare-and-swap. */
-  shared = mp_sync_cell_shared (self->cell);
-  if (__atomic_compare_exchange_n (&shared->word, &expected, mp_sync_self_id (), FALSE,
-                                   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+  if (mp_lock_word_try_take (mp_sync_cell_shared (self->cell)))
     return TRUE;
 
   return mp_sync_cell_wait (self->cell, &mp_lock_word_acquire_funcs, NULL,

@@ -187,18 +187,11 @@ mp_rlock_acquire (MpRLock       *self,
 
   if (acquire_again (self))
     return TRUE;
-  /* The uncontended case: one compare-and-swap. */
-  {
-    MpSyncShared *shared = mp_sync_cell_shared (self->cell);
-    guint64 expected = 0;
-
-    if (__atomic_compare_exchange_n (&shared->word, &expected, mp_sync_self_id (), FALSE,
-                                     __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-      {
-        COUNT (shared) = 1;
-        return TRUE;
-      }
-  }
+  if (mp_lock_word_try_take (mp_sync_cell_shared (self->cell)))
+    {
+      COUNT (mp_sync_cell_shared (self->cell)) = 1;
+      return TRUE;
+    }
   return mp_sync_cell_wait (self->cell, &rlock_funcs, NULL, mp_deadline_from_timeout (timeout),
                             cancellable, error);
 }

@@ -417,11 +417,18 @@ waiter_finish (Waiter       *waiter,
     mp_sync_cell_wake (waiter->cell);
 }
 
-/* Attempts until the class says wait, with a descriptor for the process
- * it named (if any). A process that is already gone is reported at once.
- * The first attempt is made before counting as a sleeper (the fast path);
- * a wait always attempts once more after counting, so that a wake-up
- * sent in between is not missed. */
+/* Counts the waiter as a sleeper, after the attempts of its fast path
+ * failed: the attempts after this one see every wake-up sent since. */
+static void
+waiter_count (Waiter *waiter)
+{
+  __atomic_add_fetch (&waiter->cell->shared->sleepers, 1, __ATOMIC_SEQ_CST);
+  waiter->counted = TRUE;
+}
+
+/* Attempts (as a counted sleeper) until the class says wait, with a
+ * descriptor for the process it named (if any). A process that is already
+ * gone is reported at once. */
 static MpSyncStatus
 waiter_attempt (Waiter  *waiter,
                 GError **error)
@@ -433,12 +440,6 @@ waiter_attempt (Waiter  *waiter,
 
       if (status != MP_SYNC_WAIT)
         return status;
-      if (!waiter->counted)
-        {
-          __atomic_add_fetch (&waiter->cell->shared->sleepers, 1, __ATOMIC_SEQ_CST);
-          waiter->counted = TRUE;
-          continue;
-        }
       if (watch != waiter->watch)
         {
           waiter_unwatch (waiter);
@@ -548,6 +549,7 @@ mp_sync_cell_wait (MpSyncCell             *cell,
           mp_cpu_relax ();
       }
   }
+  waiter_count (&waiter);
   have_cancel_fd = g_cancellable_make_pollfd (cancellable, &cancel_pfd);
 
   for (;;)
@@ -786,6 +788,7 @@ mp_sync_cell_wait_async (MpSyncCell             *cell,
       g_source_add_child_source (&ws->source, ws->cancel_source);
     }
   /* Counts itself and looks once more before it sleeps. */
+  waiter_count (&ws->waiter);
   status = waiter_attempt (&ws->waiter, &error);
   if (status != MP_SYNC_WAIT)
     wait_source_end (ws, status, error);

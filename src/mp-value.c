@@ -8,8 +8,6 @@
  */
 #include "config.h"
 
-#include <string.h>
-
 #include <glib/gi18n-lib.h>
 
 #include "mp.h"
@@ -306,12 +304,7 @@ mp_value_get_double (MpValue *self)
   g_return_val_if_fail (MP_IS_VALUE (self) && self->cell != NULL, 0);
 
   if (self->type_string[0] == 'd')
-    {
-      guint64 bits = __atomic_load_n ((const guint64 *) mp_sync_cell_data (self->cell), __ATOMIC_ACQUIRE);
-      double d;
-      memcpy (&d, &bits, sizeof d);
-      return d;
-    }
+    return mp_element_load_double (mp_sync_cell_data (self->cell));
   mp_element_load_int64 (self->type_string, mp_sync_cell_data (self->cell), &value, NULL);
   return self->type_string[0] == 't' ? (double) (guint64) value : (double) value;
 }
@@ -332,8 +325,6 @@ mp_value_set_double (MpValue  *self,
                      double    value,
                      GError  **error)
 {
-  guint64 bits;
-
   g_return_val_if_fail (MP_IS_VALUE (self) && self->cell != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -343,8 +334,7 @@ mp_value_set_double (MpValue  *self,
                    _("Expected a value of type “%s”, got “%s”"), self->type_string, "d");
       return FALSE;
     }
-  memcpy (&bits, &value, sizeof bits);
-  __atomic_store_n ((guint64 *) mp_sync_cell_data (self->cell), bits, __ATOMIC_RELEASE);
+  mp_element_store_double (mp_sync_cell_data (self->cell), value);
   return TRUE;
 }
 
