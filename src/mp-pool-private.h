@@ -29,6 +29,10 @@
  * its initializer run) a worker sends a reply with id 0: it is ready,
  * and the pool starts the clock of its first job then.
  *
+ * A worker has a second channel, its line (mp-pool-line-private.h): a
+ * blocking caller that borrowed it sends one job there, as a typed
+ * message, and the worker answers it there at once.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
@@ -42,7 +46,7 @@
 G_BEGIN_DECLS
 
 #define MP_POOL_WORKER_TASK "mp:pool-worker"
-#define MP_POOL_WORKER_ARGS "(hsvu)"   /* channel, initializer, its args, max jobs */
+#define MP_POOL_WORKER_ARGS "(hhsvu)"  /* channel, line, initializer, its args, max jobs */
 #define MP_POOL_JOB_TYPE    "(tysv)"
 #define MP_POOL_REPLY_TYPE  "(tbv)"
 #define MP_POOL_RECORDS_TYPE "ay"
@@ -231,6 +235,8 @@ gboolean        mp_pool_submit_chunks       (MpPool           *pool,
                                              GError          **error);
 void            mp_pool_cancel_iterator     (MpPool           *pool,
                                              MpPoolIterator   *iterator);
+/* How many blocking applies went over a worker's line (for tests). */
+guint64         mp_pool_get_n_line_calls    (MpPool           *pool);
 GVariant       *mp_pool_slice_items         (GVariant         *items,
                                              gsize             start,
                                              gsize             n);

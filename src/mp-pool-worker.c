@@ -13,7 +13,9 @@
 
 #include "mp-error.h"
 #include "mp-handle-private.h"
+#include "mp-pool-line-private.h"
 #include "mp-pool-private.h"
+#include "mp-runtime-private.h"
 #include "mp-task.h"
 #include "mp-task-private.h"
 #include "mp-wire-private.h"
@@ -546,6 +548,85 @@ replies_finish (Replies  *r,
   return ok;
 }
 
+/* The next message from the pool's channel or from the worker's line
+ * (*@from_line); NULL once the pool closed its channel. A line the pool
+ * closed is forgotten. With @spin (a call came on the line), both are
+ * looked at for MP_POOL_LINE_SPIN_US before the worker sleeps: a blocking
+ * caller often asks again at once. */
+static MpMessage *
+next_message (MpChannel  *channel,
+              MpChannel **line,
+              gboolean    spin,
+              gboolean   *from_line)
+{
+  gint64 spin_until = spin ? g_get_monotonic_time () + MP_POOL_LINE_SPIN_US : 0;
+  gboolean look = TRUE;
+
+  for (;;)
+    {
+      GPollFD pfds[2] = { { mp_channel_get_fd (channel), G_IO_IN, 0 }, { -1, G_IO_IN, 0 } };
+      gboolean would_block = FALSE;
+      MpMessage *message;
+
+      if (*line != NULL && look)
+        {
+          message = mp_channel_try_receive (*line, &would_block, NULL);
+          if (message != NULL)
+            {
+              *from_line = TRUE;
+              return message;
+            }
+          if (!would_block)
+            g_clear_object (line);
+        }
+      if (look)
+        {
+          message = mp_channel_try_receive (channel, &would_block, NULL);
+          if (message != NULL || !would_block)
+            {
+              *from_line = FALSE;
+              return message;
+            }
+        }
+      if (spin && g_get_monotonic_time () < spin_until)
+        {
+          mp_cpu_relax ();
+          continue;
+        }
+      if (*line != NULL)
+        pfds[1].fd = mp_channel_get_fd (*line);
+      look = g_poll (pfds, *line != NULL ? 2 : 1, -1) > 0;
+    }
+}
+
+/* Runs the job that came on the line and answers there, at once (a
+ * caller waits for it alone); FALSE if the line is gone. */
+static gboolean
+answer_on_line (MpChannel          *line,
+                MpMessage          *message,
+                MpPoolWorkerState  *state,
+                TaskCache          *tasks)
+{
+  g_autoptr(GError) job_error = NULL;
+  g_autoptr(GVariant) payload = NULL;
+  g_autoptr(GVariant) value = NULL;
+  const char *task;
+  guint64 id;
+  guint8 kind;
+
+  if (!g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_JOB_TYPE)))
+    return FALSE;
+  g_variant_get (message->body, "(ty&sv)", &id, &kind, &task, &payload);
+  if (state != NULL)
+    __atomic_store_n (&state->running, id, __ATOMIC_RELEASE);
+  value = run_job (kind, task, payload, tasks, &job_error);
+  if (state != NULL)
+    __atomic_store_n (&state->running, 0, __ATOMIC_RELEASE);
+  if (value == NULL)
+    value = g_variant_ref_sink (mp_pool_error_to_variant (job_error));
+  return send_body (line, g_variant_new (MP_POOL_REPLY_TYPE, id, job_error == NULL, value), NULL);
+}
+
 /* The page the pool reads the running job's id from; NULL if there is
  * none (the worker then holds no reply). *@fd is its descriptor. */
 static MpPoolWorkerState *
@@ -573,29 +654,36 @@ mp_pool_worker_run (GVariant      *args,
                     GError       **error)
 {
   g_autoptr(MpChannel) channel = NULL;
+  g_autoptr(MpChannel) line = NULL;
   g_autoptr(GVariant) initargs = NULL;
   MpPoolWorkerState *state = NULL;
   TaskCache tasks = { 0 };
   Replies replies = { 0 };
   const char *initializer;
-  gint32 handle;
+  gint32 handle, line_handle;
   guint32 max_jobs, n = 0;
-  gboolean ok = TRUE, stop = FALSE;
-  int fd, state_fd = -1;
+  gboolean ok = TRUE, stop = FALSE, spin = FALSE;
+  int fd, line_fd, state_fd = -1;
 
   if (!g_variant_is_of_type (args, G_VARIANT_TYPE (MP_POOL_WORKER_ARGS)))
     {
       g_set_error_literal (error, MP_ERROR, MP_ERROR_PROTOCOL, _("A pool worker got malformed arguments"));
       return NULL;
     }
-  g_variant_get (args, "(h&svu)", &handle, &initializer, &initargs, &max_jobs);
+  g_variant_get (args, "(hh&svu)", &handle, &line_handle, &initializer, &initargs, &max_jobs);
   fd = fcntl (handle, F_DUPFD_CLOEXEC, 3);
-  if (fd < 0)
+  line_fd = fcntl (line_handle, F_DUPFD_CLOEXEC, 3);
+  if (fd < 0 || line_fd < 0)
     {
+      if (fd >= 0)
+        close (fd);
+      if (line_fd >= 0)
+        close (line_fd);
       g_set_error_literal (error, MP_ERROR, MP_ERROR_PROTOCOL, _("A pool worker got no channel"));
       return NULL;
     }
   channel = mp_channel_new (fd);
+  line = mp_channel_new (line_fd);
 
   if (*initializer != '\0')
     {
@@ -630,14 +718,22 @@ mp_pool_worker_run (GVariant      *args,
 
   while (ok && !stop && (max_jobs == 0 || n < max_jobs))
     {
-      g_autoptr(GError) receive_error = NULL;
-      g_autoptr(MpMessage) message = mp_channel_receive (channel, -1, NULL, &receive_error);
+      g_autoptr(MpMessage) message = NULL;
       MpPoolRecordReader reader = { 0 };
-      gboolean records, more = TRUE;
+      gboolean records, more = TRUE, from_line = FALSE;
 
+      message = next_message (channel, &line, spin, &from_line);
       /* The pool closed its end: nothing more to do. */
       if (message == NULL)
         break;
+      spin = from_line;
+      if (from_line)
+        {
+          if (!answer_on_line (line, message, state, &tasks))
+            g_clear_object (&line);
+          n++;
+          continue;
+        }
       records = g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_RECORDS_TYPE));
       if (!records && !g_variant_is_of_type (message->body, G_VARIANT_TYPE (MP_POOL_JOB_TYPE)))
         {

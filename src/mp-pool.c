@@ -16,6 +16,7 @@
 #include "mp-enums.h"
 #include "mp-error.h"
 #include "mp-pool.h"
+#include "mp-pool-line-private.h"
 #include "mp-pool-private.h"
 #include "mp-process.h"
 #include "mp-runtime-private.h"
@@ -117,6 +118,8 @@ struct _Worker
   guint           index;
   MpProcess      *process;
   MpChannel      *channel;
+  MpChannel      *line_channel;  /* its line's pool end, until it is ready */
+  MpPoolLine     *line;          /* once ready: lent to blocking callers */
   GSource        *watch;
   GSource        *timer;
   GSource        *cancel_poll;   /* while a job sent to it is cancelled */
@@ -157,6 +160,7 @@ struct _MpPool
   guint64         n_completed;
   guint64         n_failed;
   gint            notify_scheduled;
+  guint64         n_line_calls;  /* blocking applies that borrowed a worker */
 
   /* The pool's thread. */
   GThread        *thread;
@@ -175,6 +179,7 @@ struct _MpPool
   gpointer        incoming;      /* Jobs pushed by callers without the lock,
                                   * newest first (see absorb_incoming_locked) */
   GPtrArray      *cancelled;     /* of MpPoolResult or MpPoolIterator to cancel */
+  GPtrArray      *lines;         /* of MpPoolLine: the ready workers' */
   guint           n_live;        /* workers not yet exited */
   guint64         next_id;       /* atomic */
   gboolean        stopping;      /* the thread is to end */
@@ -1084,6 +1089,7 @@ handle_cancellations (MpPool *self)
 /* ---- workers --------------------------------------------------------------- */
 
 static void worker_free (Worker *worker);
+static void open_line (Worker *worker);
 static gboolean worker_readable_cb (int fd, GIOCondition condition, gpointer data);
 static void worker_exited_cb (MpProcess *process, int exitcode, gpointer data);
 
@@ -1127,6 +1133,7 @@ worker_start (MpPool *self)
 {
   Worker *worker = g_new0 (Worker, 1);
   g_autoptr(MpChannel) child_end = NULL;
+  g_autoptr(MpChannel) line_end = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *name = NULL;
   GVariant *args;
@@ -1140,9 +1147,10 @@ worker_start (MpPool *self)
   self->n_live++;
   g_mutex_unlock (&self->lock);
 
-  if (!mp_channel_new_pair (&worker->channel, &child_end, &error))
+  if (!mp_channel_new_pair (&worker->channel, &child_end, &error) ||
+      !mp_channel_new_pair (&worker->line_channel, &line_end, &error))
     goto fail;
-  args = g_variant_new (MP_POOL_WORKER_ARGS, mp_channel_get_fd (child_end),
+  args = g_variant_new (MP_POOL_WORKER_ARGS, mp_channel_get_fd (child_end), mp_channel_get_fd (line_end),
                         self->initializer ? self->initializer : "",
                         self->initargs ? self->initargs : g_variant_new ("()"),
                         (guint32) self->max_tasks_per_worker);
@@ -1154,8 +1162,9 @@ worker_start (MpPool *self)
   g_signal_connect (worker->process, "exited", G_CALLBACK (worker_exited_cb), worker);
   if (!mp_process_start (worker->process, &error))
     goto fail;
-  /* The child has its own copy now. */
+  /* The child has its own copies now. */
   g_clear_object (&child_end);
+  g_clear_object (&line_end);
 
   worker->watch = g_unix_fd_source_new (mp_channel_get_fd (worker->channel), G_IO_IN | G_IO_HUP | G_IO_ERR);
   g_source_set_callback (worker->watch, G_SOURCE_FUNC (worker_readable_cb), worker, NULL);
@@ -1195,8 +1204,17 @@ worker_free (Worker *worker)
     }
   if (worker->state != NULL)
     munmap (worker->state, sizeof *worker->state);
+  if (worker->line != NULL)
+    {
+      mp_pool_line_close (worker->line);
+      g_mutex_lock (&worker->pool->lock);
+      g_ptr_array_remove (worker->pool->lines, worker->line);
+      g_mutex_unlock (&worker->pool->lock);
+      g_clear_pointer (&worker->line, mp_pool_line_unref);
+    }
   g_queue_clear_full (&worker->inflight, (GDestroyNotify) job_free);
   g_clear_object (&worker->channel);
+  g_clear_object (&worker->line_channel);
   if (worker->process != NULL)
     {
       g_signal_handlers_disconnect_by_data (worker->process, worker);
@@ -1283,6 +1301,7 @@ handle_reply (Worker    *worker,
             }
           worker->ready = TRUE;
           worker->last_reply_at = g_get_monotonic_time ();
+          open_line (worker);
           start_timer (worker);
           return TRUE;
         }
@@ -1463,10 +1482,19 @@ worker_exited_cb (MpProcess *process,
   MpPool *self = worker->pool;
   g_autoptr(GError) init_error = NULL;
   gboolean unexpected;
-  Job *head;
+  Job *head, *lent = NULL;
   PoolState state;
 
   worker->exited = TRUE;
+  /* A blocking caller's job, if it had borrowed the worker: the one it
+   * was running. A caller that killed it (a timeout, a cancel) says so. */
+  if (worker->line != NULL)
+    {
+      mp_pool_line_close (worker->line);
+      lent = mp_pool_line_take (worker->line);
+      if (mp_pool_line_was_killed (worker->line))
+        worker->killed = TRUE;
+    }
   /* Answers sent before the end still count. */
   drain_replies (worker);
   if (worker->timer != NULL)
@@ -1497,6 +1525,13 @@ worker_exited_cb (MpProcess *process,
     }
   else
     head = g_queue_pop_head (&worker->inflight);
+  if (lent != NULL)
+    {
+      /* Never with jobs from the pool, which waits for a lent worker. */
+      if (head != NULL)
+        g_queue_push_head (&worker->inflight, head);
+      head = lent;
+    }
   unexpected = !worker->killed && state != POOL_TERMINATED && state != POOL_BROKEN &&
                (head != NULL || exitcode != 0 || !(worker->retiring || worker->released));
   /* A worker that ended by itself before it said it was ready (its
@@ -1737,6 +1772,60 @@ worker_takes_jobs (Worker *worker)
   return !worker->exited && !worker->killed && !worker->retiring && !worker->released;
 }
 
+/* A ready worker's line, for blocking callers to borrow while it has
+ * nothing from the pool; none where workers retire after a number of
+ * jobs (the pool counts the jobs it sends). */
+static void
+open_line (Worker *worker)
+{
+  MpPool *self = worker->pool;
+  int pidfd;
+
+  if (self->max_tasks_per_worker > 0 || worker->line_channel == NULL)
+    return;
+  pidfd = mp_pidfd_open (mp_process_get_pid (worker->process));
+  if (pidfd < 0)
+    return;
+  worker->line = mp_pool_line_new (g_steal_pointer (&worker->line_channel), pidfd);
+  if (!g_queue_is_empty (&worker->inflight))
+    mp_pool_line_move (worker->line, MP_POOL_LINE_IDLE, MP_POOL_LINE_POOL);
+  g_mutex_lock (&self->lock);
+  g_ptr_array_add (self->lines, mp_pool_line_ref (worker->line));
+  g_mutex_unlock (&self->lock);
+}
+
+/* Before the pool thread sends @worker jobs: FALSE while a caller has
+ * borrowed it. */
+static gboolean
+worker_claim (Worker *worker)
+{
+  if (worker->line == NULL)
+    return TRUE;
+  return mp_pool_line_get_state (worker->line) == MP_POOL_LINE_POOL ||
+         mp_pool_line_move (worker->line, MP_POOL_LINE_IDLE, MP_POOL_LINE_POOL);
+}
+
+/* @worker has nothing from the pool any more: callers may borrow it. */
+static void
+worker_unclaim (Worker *worker)
+{
+  if (worker->line != NULL && g_queue_is_empty (&worker->inflight) && worker_takes_jobs (worker))
+    mp_pool_line_move (worker->line, MP_POOL_LINE_POOL, MP_POOL_LINE_IDLE);
+}
+
+/* Before @worker is let go: FALSE while a caller has borrowed it (the
+ * caller looks again once it gives it back). */
+static gboolean
+worker_close_line (Worker *worker)
+{
+  if (worker->line == NULL)
+    return TRUE;
+  if (mp_pool_line_move (worker->line, MP_POOL_LINE_IDLE, MP_POOL_LINE_CLOSED) ||
+      mp_pool_line_move (worker->line, MP_POOL_LINE_POOL, MP_POOL_LINE_CLOSED))
+    return TRUE;
+  return mp_pool_line_get_state (worker->line) == MP_POOL_LINE_CLOSED;
+}
+
 /* The pool thread: hands waiting jobs to workers with room, keeps the
  * number of workers, and lets them go once a closed pool is done. */
 static void
@@ -1821,10 +1910,12 @@ schedule (MpPool *self)
         {
           Worker *worker = self->workers->pdata[i];
 
-          if (worker_takes_jobs (worker) && worker->n_messages < depth)
+          if (worker_takes_jobs (worker) && worker->n_messages < depth && worker_claim (worker))
             send_jobs (self, worker, n_taking);
         }
     }
+  for (guint i = 0; i < self->workers->len; i++)
+    worker_unclaim (self->workers->pdata[i]);
 
 /* A closed pool with nothing left: the workers may go. They are told
    * so: a forked sibling may hold a copy of the channel, so closing it
@@ -1839,7 +1930,8 @@ schedule (MpPool *self)
       {
         Worker *worker = self->workers->pdata[i];
 
-        if (g_queue_is_empty (&worker->inflight) && !worker->exited && !worker->released)
+        if (g_queue_is_empty (&worker->inflight) && !worker->exited && !worker->released &&
+            worker_close_line (worker))
           {
             g_autoptr(MpMessage) stop = mp_message_new (MP_WIRE_KIND_VALUE,
                                                         g_variant_new (MP_POOL_JOB_TYPE, (guint64) 0,
@@ -2003,6 +2095,7 @@ mp_pool_finalize (GObject *object)
   absorb_incoming_locked (self);
   g_queue_clear_full (&self->pending, (GDestroyNotify) job_free);
   g_ptr_array_unref (self->cancelled);
+  g_ptr_array_unref (self->lines);
   g_ptr_array_unref (self->workers);
   g_array_unref (self->deaths);
   if (self->kick != NULL)
@@ -2255,6 +2348,7 @@ mp_pool_init (MpPool *self)
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   g_queue_init (&self->pending);
+  self->lines = g_ptr_array_new_with_free_func ((GDestroyNotify) mp_pool_line_unref);
   self->cancelled = g_ptr_array_new_with_free_func (g_object_unref);
   self->workers = g_ptr_array_new ();
   self->deaths = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -2345,6 +2439,120 @@ wait_result (MpPoolResult  *result,
   return value;
 }
 
+guint64
+mp_pool_get_n_line_calls (MpPool *self)
+{
+  return __atomic_load_n (&self->n_line_calls, __ATOMIC_RELAXED);
+}
+
+/* A caller is done with @line: the pool's thread looks again if work
+ * waits (a worker it could not use) or the pool is closing. */
+static void
+give_back_line (MpPool     *self,
+                MpPoolLine *line)
+{
+  gboolean look;
+
+  mp_pool_line_move (line, MP_POOL_LINE_LENT, MP_POOL_LINE_IDLE);
+  g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
+  look = self->state != POOL_RUNNING || !g_queue_is_empty (&self->pending);
+  g_mutex_unlock (&self->lock);
+  if (look)
+    kick (self);
+}
+
+/* A blocking apply on an idle worker's line (mp-pool-line-private.h):
+ * FALSE, with nothing done, when the call should go through the queue
+ * (work waits there, no worker is idle, the pool is not running). */
+static gboolean
+apply_on_line (MpPool        *self,
+               const char    *task,
+               GVariant      *args,
+               GCancellable  *cancellable,
+               GVariant     **value,
+               GError       **error)
+{
+  g_autoptr(MpPoolLine) line = NULL;
+  g_autoptr(MpPoolResult) result = NULL;
+  g_autoptr(GVariant) answer = NULL;
+  MpPoolLineOutcome outcome;
+  gboolean ok = FALSE;
+  gint64 deadline = -1;
+  Job *job;
+
+  if (self->max_tasks_per_worker > 0 || !__atomic_load_n (&self->started, __ATOMIC_ACQUIRE) ||
+      __atomic_load_n (&self->state, __ATOMIC_ACQUIRE) != POOL_RUNNING || !check_task (task, NULL))
+    return FALSE;
+  g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
+  if (self->state == POOL_RUNNING && g_queue_is_empty (&self->pending))
+    for (guint i = 0; i < self->lines->len && line == NULL; i++)
+      if (mp_pool_line_move (self->lines->pdata[i], MP_POOL_LINE_IDLE, MP_POOL_LINE_LENT))
+        line = mp_pool_line_ref (self->lines->pdata[i]);
+  g_mutex_unlock (&self->lock);
+  if (line == NULL)
+    return FALSE;
+  __atomic_add_fetch (&self->n_line_calls, 1, __ATOMIC_RELAXED);
+
+  result = mp_pool_result_new (g_main_context_get_thread_default ());
+  job = job_new (self, MP_POOL_JOB_APPLY, g_intern_string (task), args ? args : g_variant_new ("()"), 1, -1);
+  job->id = __atomic_add_fetch (&self->next_id, 1, __ATOMIC_RELAXED);
+  job->result = g_object_ref (result);
+  mp_pool_result_set_cancel_func (result, cancel_result_cb, self);
+  __atomic_add_fetch (&self->n_submitted, 1, __ATOMIC_RELAXED);
+  progress_changed (self);
+  if (job->timeout > 0)
+    deadline = g_get_monotonic_time () + (gint64) (job->timeout * G_USEC_PER_SEC);
+
+  /* Parked in the line: if the worker dies, the pool's thread takes it
+   * from there and ends it as the job its worker ran. */
+  mp_pool_line_park (line, job);
+  outcome = mp_pool_line_call (line, job->id, job->task, job->payload, deadline, cancellable, &ok, &answer);
+  switch (outcome)
+    {
+    case MP_POOL_LINE_ANSWERED:
+      if (mp_pool_line_take (line) != job)
+        break;   /* the worker died as it answered: the pool ends the job */
+      give_back_line (self, line);
+      job->answered = TRUE;
+      job_counted (self, job, ok);
+      if (ok)
+        *value = g_steal_pointer (&answer);
+      else
+        g_propagate_error (error, mp_pool_error_from_variant (answer));
+      job_free (job);
+      return TRUE;
+
+    case MP_POOL_LINE_UNSENT:
+      /* The worker is going: the job waits in the queue for another. */
+      if (mp_pool_line_take (line) != job)
+        break;
+      if (!queue_jobs (self, &job, 1, 0, error))
+        return TRUE;
+      break;
+
+    case MP_POOL_LINE_TIMED_OUT:
+    case MP_POOL_LINE_CANCELLED:
+      /* Its worker is killed, and the pool's thread ends the job as it
+       * ends a running job killed for the same reason. */
+      if (mp_pool_line_take (line) != job)
+        break;
+      if (outcome == MP_POOL_LINE_TIMED_OUT)
+        job->timed_out = TRUE;
+      else
+        job->cancelled = TRUE;
+      mp_pool_line_park (line, job);
+      mp_pool_line_kill (line);
+      break;
+
+    case MP_POOL_LINE_WORKER_DIED:
+      break;
+    }
+  *value = wait_result (result, cancellable, error);
+  return TRUE;
+}
+
 /**
  * mp_pool_apply:
  * @self: an #MpPool
@@ -2364,8 +2572,20 @@ mp_pool_apply (MpPool        *self,
                GCancellable  *cancellable,
                GError       **error)
 {
-  g_autoptr(MpPoolResult) result = mp_pool_submit (self, task, args, -1, error);
+  g_autoptr(MpPoolResult) result = NULL;
+  GVariant *value = NULL;
 
+  g_return_val_if_fail (MP_IS_POOL (self), NULL);
+
+  if (args != NULL)
+    g_variant_ref_sink (args);
+  if (apply_on_line (self, task, args, cancellable, &value, error))
+    {
+      g_clear_pointer (&args, g_variant_unref);
+      return value;
+    }
+  result = mp_pool_submit (self, task, args, -1, error);
+  g_clear_pointer (&args, g_variant_unref);
   return result ? wait_result (result, cancellable, error) : NULL;
 }
 

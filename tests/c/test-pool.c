@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <mp.h>
+#include "mp-pool-private.h"
 #include "test-util.h"
 
 #define TIMEOUT 120
@@ -1253,6 +1254,277 @@ test_fork_is_forkserver (void)
   g_assert_cmpint (method, ==, MP_START_METHOD_FORKSERVER);
 }
 
+/* ---- blocking applies over a worker's line ---------------------------------- */
+
+/* Blocking applies until one borrows a worker's line: the workers are
+ * ready, and the next apply on an idle pool goes over a line. */
+static void
+await_line (MpPool *pool)
+{
+  guint64 before = mp_pool_get_n_line_calls (pool);
+  gint64 end = g_get_monotonic_time () + TIMEOUT * G_USEC_PER_SEC;
+
+  while (mp_pool_get_n_line_calls (pool) == before)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) v = mp_pool_apply (pool, "square", g_variant_new_int64 (3), NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int64 (v), ==, 9);
+      g_assert_cmpint (g_get_monotonic_time (), <, end);
+    }
+}
+
+static int
+only_worker_pid (MpPool *pool)
+{
+  g_autoptr(GArray) pids = mp_pool_get_worker_pids (pool);
+
+  g_assert_cmpuint (pids->len, ==, 1);
+  return g_array_index (pids, int, 0);
+}
+
+/* Answers and task errors come back over the line; bad input costs no
+ * worker. */
+static void
+test_line_answers (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+  guint64 before;
+  int pid;
+
+  await_line (pool);
+  pid = only_worker_pid (pool);
+  before = mp_pool_get_n_line_calls (pool);
+  v = mp_pool_apply (pool, "add", g_variant_new ("(xx)", (gint64) 40, (gint64) 2), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (v), ==, 42);
+  g_assert_null (mp_pool_apply (pool, "fail", g_variant_new_string ("x"), NULL, &error));
+  g_assert_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+  g_assert_cmpstr (error->message, ==, "no such thing as x");
+  g_clear_error (&error);
+  g_assert_null (mp_pool_apply (pool, "square", g_variant_new_string ("7"), NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+  g_assert_cmpuint (mp_pool_get_n_line_calls (pool), ==, before + 3);
+  g_assert_cmpint (only_worker_pid (pool), ==, pid);
+  g_assert_cmpuint (mp_pool_get_n_completed (pool) + mp_pool_get_n_failed (pool), ==,
+                    mp_pool_get_n_submitted (pool));
+}
+
+/* A worker that dies during a call over its line: the call fails naming
+ * how, the worker is replaced, the next call works. */
+static void
+test_line_worker_dies (void)
+{
+  const struct { const char *how; const char *says; } deaths[] = {
+    { "kill", "signal 9" }, { "segv", "signal 11" }, { "abort", "signal 6" }, { "exit", "status 3" },
+  };
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, "max-restarts", 10, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (deaths); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      guint64 before;
+      int pid;
+
+      await_line (pool);
+      pid = only_worker_pid (pool);
+      before = mp_pool_get_n_line_calls (pool);
+      g_assert_null (mp_pool_apply (pool, "die", g_variant_new_string (deaths[i].how), NULL, &error));
+      g_assert_error (error, MP_ERROR, MP_ERROR_WORKER_DIED);
+      g_assert_nonnull (strstr (error->message, deaths[i].says));
+      g_assert_cmpuint (mp_pool_get_n_line_calls (pool), ==, before + 1);
+      await_line (pool);
+      g_assert_cmpint (only_worker_pid (pool), !=, pid);
+    }
+}
+
+/* With retries, a call whose worker died on the line runs again. */
+static void
+test_line_retries (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, "retries", 1, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+  guint64 before;
+
+  await_line (pool);
+  before = mp_pool_get_n_line_calls (pool);
+  v = mp_pool_apply (pool, "die-once", g_variant_new_string ("line-retries"), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "second time");
+  g_assert_cmpuint (mp_pool_get_n_line_calls (pool), ==, before + 1);
+}
+
+/* A call over the line that times out or is cancelled kills its worker;
+ * that is no unexpected death (with max-restarts 0 one would break the
+ * pool), and the pool goes on. */
+static void
+test_line_timeout_cancel (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, "max-restarts", 0, NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+  GThread *canceller;
+  guint64 before;
+  int pid;
+
+  await_line (pool);
+  pid = only_worker_pid (pool);
+  before = mp_pool_get_n_line_calls (pool);
+  g_object_set (pool, "task-timeout", 0.2, NULL);
+  g_assert_null (mp_pool_apply (pool, "hang", NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_cmpuint (mp_pool_get_n_line_calls (pool), ==, before + 1);
+  g_object_set (pool, "task-timeout", 0.0, NULL);
+
+  await_line (pool);
+  g_assert_cmpint (only_worker_pid (pool), !=, pid);
+  pid = only_worker_pid (pool);
+  before = mp_pool_get_n_line_calls (pool);
+  canceller = g_thread_new ("canceller", (GThreadFunc) (void (*) (void)) g_cancellable_cancel, cancellable);
+  g_assert_null (mp_pool_apply (pool, "hang", NULL, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_thread_join (canceller);
+  g_assert_cmpuint (mp_pool_get_n_line_calls (pool), ==, before + 1);
+
+  v = mp_pool_apply (pool, "square", g_variant_new_int64 (6), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (v), ==, 36);
+  g_assert_cmpint (only_worker_pid (pool), !=, pid);
+}
+
+typedef struct
+{
+  MpPool   *pool;
+  char     *gate;
+  GError   *error;
+  GVariant *value;
+} LineCall;
+
+static gpointer
+line_call_thread (gpointer data)
+{
+  LineCall *call = data;
+
+  call->value = mp_pool_apply (call->pool, "gate", g_variant_new_string (call->gate), NULL, &call->error);
+  return NULL;
+}
+
+/* Starts a blocking "gate" call on the line in a thread; returns once
+ * the task runs, with the gate's writing end in *@fd. */
+static GThread *
+line_call_in_gate (MpPool   *pool,
+                   LineCall *call,
+                   int      *fd)
+{
+  g_autofree char *fifo = NULL;
+  guint64 before;
+  GThread *thread;
+
+  await_line (pool);
+  before = mp_pool_get_n_line_calls (pool);
+  call->pool = pool;
+  call->gate = g_strdup_printf ("line-gate-%d", g_random_int_range (0, G_MAXINT));
+  fifo = g_build_filename (scratch_dir, call->gate, NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  thread = g_thread_new ("line-call", line_call_thread, call);
+  *fd = open (fifo, O_WRONLY);
+  g_assert_cmpint (*fd, >=, 0);
+  unlink (fifo);
+  g_assert_cmpuint (mp_pool_get_n_line_calls (pool), ==, before + 1);
+  return thread;
+}
+
+/* A worker killed from outside while it runs a call over its line, and a
+ * pool terminated meanwhile: the call ends with the reason. */
+static void
+test_line_killed_terminated (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  LineCall call = { 0 };
+  GThread *thread;
+  int fd;
+
+  thread = line_call_in_gate (pool, &call, &fd);
+  g_assert_cmpint (kill (only_worker_pid (pool), SIGKILL), ==, 0);
+  g_thread_join (thread);
+  close (fd);
+  g_assert_null (call.value);
+  g_assert_error (call.error, MP_ERROR, MP_ERROR_WORKER_DIED);
+  g_assert_nonnull (strstr (call.error->message, "signal 9"));
+  g_clear_error (&call.error);
+  g_free (call.gate);
+
+  memset (&call, 0, sizeof call);
+  thread = line_call_in_gate (pool, &call, &fd);
+  mp_pool_terminate (pool);
+  g_thread_join (thread);
+  close (fd);
+  g_assert_null (call.value);
+  g_assert_error (call.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&call.error);
+  g_free (call.gate);
+}
+
+typedef struct
+{
+  MpPool *pool;
+  gint64  from;
+} Applier;
+
+static gpointer
+applier_thread (gpointer data)
+{
+  Applier *a = data;
+
+  for (gint64 i = a->from; i < a->from + 300; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) v = mp_pool_apply (a->pool, "square", g_variant_new_int64 (i), NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int64 (v), ==, i * i);
+    }
+  return NULL;
+}
+
+/* Blocking applies from four threads while the queue is busy with
+ * submitted jobs: every answer is right, some went over the lines, and a
+ * closed pool still ends. */
+static void
+test_line_concurrent (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 2, "n-workers", 2, NULL);
+  g_autoptr(GPtrArray) results = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GError) error = NULL;
+  Applier appliers[4];
+  GThread *threads[4];
+
+  await_line (pool);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      appliers[i].pool = pool;
+      appliers[i].from = 1000 * i;
+      threads[i] = g_thread_new ("applier", applier_thread, &appliers[i]);
+    }
+  submit_squares (pool, results, 0, 2000);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  check_squares (results, 0);
+  g_assert_cmpuint (mp_pool_get_n_line_calls (pool), >, 1);
+  g_assert_cmpuint (mp_pool_get_n_completed (pool), ==, mp_pool_get_n_submitted (pool));
+  mp_pool_close (pool);
+  g_assert_true (mp_pool_join (pool, TIMEOUT, NULL, &error));
+  g_assert_no_error (error);
+}
+
 /* A pool leaves no descriptor, thread or process behind. */
 static void
 test_no_leaks (void)
@@ -1417,6 +1689,12 @@ main (int    argc,
   g_test_add_func ("/pool/cancel-async", test_cancel_async);
   g_test_add_func ("/pool/fork-is-forkserver", test_fork_is_forkserver);
   g_test_add_func ("/pool/dispose-in-fork-child", test_dispose_in_fork_child);
+  g_test_add_func ("/pool/line/answers", test_line_answers);
+  g_test_add_func ("/pool/line/worker-dies", test_line_worker_dies);
+  g_test_add_func ("/pool/line/retries", test_line_retries);
+  g_test_add_func ("/pool/line/timeout-cancel", test_line_timeout_cancel);
+  g_test_add_func ("/pool/line/killed-terminated", test_line_killed_terminated);
+  g_test_add_func ("/pool/line/concurrent", test_line_concurrent);
   g_test_add_func ("/pool/no-leaks", test_no_leaks);
   ret = g_test_run ();
   if (made_scratch)
