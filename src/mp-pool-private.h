@@ -141,7 +141,30 @@ typedef enum
   MP_POOL_JOB_APPLY = 0,
   MP_POOL_JOB_CHUNK = 1,
   MP_POOL_JOB_STOP = 2,    /* no answer: the worker ends */
+  MP_POOL_JOB_CHUNK_IN_PLACE = 3,
 } MpPoolJobKind;
+
+/* A MP_POOL_JOB_CHUNK_IN_PLACE payload: a chunk of numbers in the pool's
+ * arena (mp-pool-arena-private.h), with room for 8 bytes of result per
+ * item at another offset of the same segment, or over the items
+ * themselves when they are 8 bytes each. The first job that names a
+ * segment to a worker carries its descriptor and size:
+ *   (h fd, u segment, t its size, t items' offset, t n items, s element type, t results' offset)
+ * later ones do not:
+ *   (u segment, t items' offset, t n items, s element type, t results' offset)
+ * The answer is MP_POOL_IN_PLACE_DONE_TYPE, (s the results' element type,
+ * t n), when the results are written in place, one after the other from
+ * the results' offset; or the results' array, as for MP_POOL_JOB_CHUNK,
+ * when they are not numbers. */
+#define MP_POOL_IN_PLACE_NEW_TYPE  "(hutttst)"
+#define MP_POOL_IN_PLACE_TYPE      "(uttst)"
+#define MP_POOL_IN_PLACE_DONE_TYPE "(st)"
+/* Room for each item's result in place: the largest number's size. */
+#define MP_POOL_IN_PLACE_STRIDE    8
+
+/* Element types whose chunks can go in place: numbers (fixed size, any
+ * bytes a valid value, no descriptor). */
+gboolean   mp_pool_type_goes_in_place  (const GVariantType *element_type);
 
 /* The worker's side: the body of MP_POOL_WORKER_TASK. */
 GVariant  *mp_pool_worker_run          (GVariant      *args,

@@ -13,6 +13,8 @@
 
 #include "mp-error.h"
 #include "mp-handle-private.h"
+#include "mp-element-private.h"
+#include "mp-pool-arena-private.h"
 #include "mp-pool-line-private.h"
 #include "mp-pool-private.h"
 #include "mp-runtime-private.h"
@@ -354,6 +356,82 @@ run_chunk (MpTaskEntry *entry,
   return g_variant_take_ref (array);
 }
 
+gboolean
+mp_pool_type_goes_in_place (const GVariantType *element_type)
+{
+  const char *s = g_variant_type_peek_string (element_type);
+
+  return g_variant_type_get_string_length (element_type) == 1 && strchr ("ynqiuxtd", s[0]) != NULL;
+}
+
+/* A chunk in the pool's arena: its items are read there, and its results
+ * written there when they are numbers (else answered as an array). */
+static GVariant *
+run_chunk_in_place (MpTaskEntry      *entry,
+                    GVariant         *payload,
+                    MpPoolArenaView  *view,
+                    GError          **error)
+{
+  g_autoptr(GVariantType) array_type = NULL;
+  g_autoptr(GVariant) chunk = NULL;
+  g_autoptr(GVariant) results = NULL;
+  const GVariantType *result_type;
+  const char *element;
+  guint64 items_at, n, results_at;
+  const guint8 *items;
+  guint8 *room;
+  guint32 id;
+  gsize size;
+
+  if (entry == NULL)
+    return NULL;
+  if (view == NULL)
+    goto malformed;
+  if (g_variant_is_of_type (payload, G_VARIANT_TYPE (MP_POOL_IN_PLACE_NEW_TYPE)))
+    {
+      guint64 segment_size;
+      gint32 fd;
+
+      g_variant_get (payload, "(hutttst)", &fd, &id, &segment_size, &items_at, &n, &element, &results_at);
+      if (!mp_pool_arena_view_add (view, id, fd, segment_size, error))
+        return NULL;
+    }
+  else if (g_variant_is_of_type (payload, G_VARIANT_TYPE (MP_POOL_IN_PLACE_TYPE)))
+    g_variant_get (payload, "(uttst)", &id, &items_at, &n, &element, &results_at);
+  else
+    goto malformed;
+  if (!g_variant_type_string_is_valid (element) || !mp_pool_type_goes_in_place (G_VARIANT_TYPE (element)))
+    goto malformed;
+  size = mp_element_size (element, NULL);
+  items = mp_pool_arena_view_get (view, id, items_at, n * size);
+  room = mp_pool_arena_view_get (view, id, results_at, n * MP_POOL_IN_PLACE_STRIDE);
+  if (items == NULL || room == NULL || n > G_MAXSIZE / MP_POOL_IN_PLACE_STRIDE)
+    goto malformed;
+
+  /* A view of the arena: the task reads the items where they are. */
+  array_type = g_variant_type_new_array (G_VARIANT_TYPE (element));
+  chunk = g_variant_ref_sink (g_variant_new_from_data (array_type, items, n * size, TRUE, NULL, NULL));
+  results = run_chunk (entry, chunk, error);
+  if (results == NULL)
+    return NULL;
+  result_type = g_variant_get_type (results);
+  if (g_variant_type_is_array (result_type) && mp_pool_type_goes_in_place (g_variant_type_element (result_type)) &&
+      g_variant_n_children (results) == n)
+    {
+      /* Over the items, for items of 8 bytes; and a task may return
+       * its items themselves. */
+      memmove (room, g_variant_get_data (results), g_variant_get_size (results));
+      return g_variant_ref_sink (g_variant_new (MP_POOL_IN_PLACE_DONE_TYPE,
+                                                g_variant_type_peek_string (g_variant_type_element (result_type)),
+                                                n));
+    }
+  return g_steal_pointer (&results);
+
+malformed:
+  g_set_error_literal (error, MP_ERROR, MP_ERROR_PROTOCOL, _("A pool worker got a malformed job"));
+  return NULL;
+}
+
 /* The last task looked up: a worker's jobs are usually all one task's. */
 typedef struct
 {
@@ -387,21 +465,24 @@ task_cache_lookup (TaskCache   *cache,
 }
 
 static GVariant *
-run_job (guint8       kind,
-         const char  *task,
-         GVariant    *payload,
-         TaskCache   *cache,
-         GError     **error)
+run_job (guint8           kind,
+         const char      *task,
+         GVariant        *payload,
+         TaskCache       *cache,
+         MpPoolArenaView *view,
+         GError         **error)
 {
   MpTaskEntry *entry;
 
-  if (kind != MP_POOL_JOB_APPLY && kind != MP_POOL_JOB_CHUNK)
+  if (kind != MP_POOL_JOB_APPLY && kind != MP_POOL_JOB_CHUNK && kind != MP_POOL_JOB_CHUNK_IN_PLACE)
     goto unknown;
   entry = task_cache_lookup (cache, task, error);
   if (entry == NULL)
     return NULL;
   if (kind == MP_POOL_JOB_APPLY)
     return mp_task_entry_run (entry, payload, NULL, error);
+  if (kind == MP_POOL_JOB_CHUNK_IN_PLACE)
+    return run_chunk_in_place (entry, payload, view, error);
   if (g_variant_is_container (payload) && g_variant_type_is_array (g_variant_get_type (payload)))
     return run_chunk (entry, payload, error);
 
@@ -619,7 +700,7 @@ answer_on_line (MpChannel          *line,
   g_variant_get (message->body, "(ty&sv)", &id, &kind, &task, &payload);
   if (state != NULL)
     __atomic_store_n (&state->running, id, __ATOMIC_RELEASE);
-  value = run_job (kind, task, payload, tasks, &job_error);
+  value = run_job (kind, task, payload, tasks, NULL, &job_error);
   if (state != NULL)
     __atomic_store_n (&state->running, 0, __ATOMIC_RELEASE);
   if (value == NULL)
@@ -658,6 +739,7 @@ mp_pool_worker_run (GVariant      *args,
   g_autoptr(GVariant) initargs = NULL;
   MpPoolWorkerState *state = NULL;
   TaskCache tasks = { 0 };
+  MpPoolArenaView view = { 0 };
   Replies replies = { 0 };
   const char *initializer;
   gint32 handle, line_handle;
@@ -786,7 +868,7 @@ mp_pool_worker_run (GVariant      *args,
             }
           if (state != NULL)
             __atomic_store_n (&state->running, id, __ATOMIC_RELEASE);
-          value = run_job (kind, task, payload, &tasks, &job_error);
+          value = run_job (kind, task, payload, &tasks, &view, &job_error);
           if (state != NULL)
             __atomic_store_n (&state->running, 0, __ATOMIC_RELEASE);
           ok = reply (&replies, id, value, job_error, more, state != NULL, error);
@@ -798,6 +880,7 @@ mp_pool_worker_run (GVariant      *args,
   if (!replies_finish (&replies, ok ? error : NULL))
     ok = FALSE;
   task_cache_clear (&tasks);
+  mp_pool_arena_view_clear (&view);
   if (state != NULL)
     munmap (state, sizeof *state);
   return ok ? g_variant_new ("()") : NULL;

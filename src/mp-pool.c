@@ -16,6 +16,8 @@
 #include "mp-enums.h"
 #include "mp-error.h"
 #include "mp-pool.h"
+#include "mp-element-private.h"
+#include "mp-pool-arena-private.h"
 #include "mp-pool-line-private.h"
 #include "mp-pool-private.h"
 #include "mp-process.h"
@@ -106,6 +108,14 @@ struct _MapState
   gint            ref_count;
   MpPoolResult   *result;        /* map: the whole result */
   MpPoolIterator *iterator;      /* imap: where each chunk goes */
+  MpPoolRegion   *region;        /* a map in place: its items, and room
+                                  * for their results at results_at (0:
+                                  * over the items, which then are kept
+                                  * in @items for a chunk that runs again) */
+  gsize           results_at;
+  GVariant       *items;
+  gsize           n_items;
+  guint           chunksize;
   guint           n_chunks;
   guint           remaining;
   GVariant      **chunk_results;
@@ -127,6 +137,7 @@ struct _Worker
                                   * running or done with its reply held */
   guint           n_messages;    /* messages of jobs not fully answered */
   MpPoolWorkerState *state;      /* its page: the job it runs */
+  guint32         segments_sent; /* arena segments it has, by id */
   guint           n_sent;
   gint64          last_reply_at; /* monotonic time of its last answers */
   gboolean        ready;         /* said so: job clocks run from now */
@@ -180,6 +191,7 @@ struct _MpPool
                                   * newest first (see absorb_incoming_locked) */
   GPtrArray      *cancelled;     /* of MpPoolResult or MpPoolIterator to cancel */
   GPtrArray      *lines;         /* of MpPoolLine: the ready workers' */
+  MpPoolArena    *arena;         /* maps in place */
   guint           n_live;        /* workers not yet exited */
   guint64         next_id;       /* atomic */
   gboolean        stopping;      /* the thread is to end */
@@ -259,6 +271,9 @@ map_state_unref (MapState *map)
   for (guint i = 0; i < map->n_chunks; i++)
     g_clear_pointer (&map->chunk_results[i], g_variant_unref);
   g_free (map->chunk_results);
+  /* Every job of the map is gone: no worker uses its region any more. */
+  g_clear_pointer (&map->region, mp_pool_region_unref);
+  g_clear_pointer (&map->items, g_variant_unref);
   g_clear_object (&map->result);
   g_clear_object (&map->iterator);
   g_free (map);
@@ -513,6 +528,73 @@ flush_chunks_done (GArray *all)
   g_array_set_size (all, 0);
 }
 
+/* A map in place is done: its results, where the workers wrote them.
+ * When every chunk's are numbers of one type, they become one array
+ * (moved together first if smaller than the room each had) that views
+ * the arena; otherwise the chunks are joined as those of any map. */
+static GVariant *
+join_in_place (MapState *map)
+{
+  g_autoptr(GVariantType) array_type = NULL;
+  guint8 *room = mp_pool_region_get_data (map->region) + map->results_at;
+  const char *element = NULL;
+  gboolean same = TRUE;
+  gsize size;
+
+  for (guint c = 0; c < map->n_chunks; c++)
+    {
+      const char *e;
+
+      if (!g_variant_is_of_type (map->chunk_results[c], G_VARIANT_TYPE (MP_POOL_IN_PLACE_DONE_TYPE)))
+        {
+          same = FALSE;
+          continue;
+        }
+      g_variant_get_child (map->chunk_results[c], 0, "&s", &e);
+      if (element == NULL)
+        element = e;
+      else if (!g_str_equal (element, e))
+        same = FALSE;
+    }
+
+  if (same)
+    {
+      size = mp_element_size (element, NULL);
+      if (size != MP_POOL_IN_PLACE_STRIDE)
+        for (guint c = 1; c < map->n_chunks; c++)
+          {
+            gsize start = (gsize) c * map->chunksize;
+
+            memmove (room + start * size, room + start * MP_POOL_IN_PLACE_STRIDE,
+                     MIN (map->chunksize, map->n_items - start) * size);
+          }
+      {
+        g_autoptr(GBytes) bytes = mp_pool_region_to_bytes (map->region, map->results_at, map->n_items * size);
+
+        array_type = g_variant_type_new_array (G_VARIANT_TYPE (element));
+        return g_variant_new_from_bytes (array_type, bytes, TRUE);
+      }
+    }
+
+  /* Mixed: the chunks written in place as arrays of their own. */
+  for (guint c = 0; c < map->n_chunks; c++)
+    if (g_variant_is_of_type (map->chunk_results[c], G_VARIANT_TYPE (MP_POOL_IN_PLACE_DONE_TYPE)))
+      {
+        g_autoptr(GVariantType) chunk_type = NULL;
+        g_autoptr(GBytes) bytes = NULL;
+        const char *e;
+        guint64 n;
+
+        g_variant_get (map->chunk_results[c], "(&st)", &e, &n);
+        chunk_type = g_variant_type_new_array (G_VARIANT_TYPE (e));
+        bytes = mp_pool_region_to_bytes (map->region, map->results_at + (gsize) c * map->chunksize * MP_POOL_IN_PLACE_STRIDE,
+                                         n * mp_element_size (e, NULL));
+        g_variant_unref (map->chunk_results[c]);
+        map->chunk_results[c] = g_variant_ref_sink (g_variant_new_from_bytes (chunk_type, bytes, TRUE));
+      }
+  return join_chunks (map->chunk_results, map->n_chunks);
+}
+
 /* The outcome of @job: takes @value or @error. The pool thread's, never
  * under the pool's lock (results take their own). */
 static void
@@ -569,7 +651,10 @@ job_done (MpPool   *self,
       }
     map->chunk_results[job->chunk] = value;
     if (--map->remaining == 0)
-      mp_pool_result_complete (map->result, join_chunks (map->chunk_results, map->n_chunks), NULL);
+      mp_pool_result_complete (map->result,
+                               map->region != NULL ? join_in_place (map)
+                                                   : join_chunks (map->chunk_results, map->n_chunks),
+                               NULL);
   }
 }
 
@@ -800,6 +885,82 @@ mp_pool_slice_items (GVariant *items,
   }
 }
 
+/* A map of numbers large enough to be worth it goes in place
+ * (mp-pool-arena-private.h): room for its items in the pool's arena, and
+ * for their results, over the items when those are 8 bytes each (no
+ * fresh page to touch for them); no region when the arena is full. The
+ * items are copied in chunk by chunk, each just before its job is
+ * queued, so that workers start while the rest is copied. */
+static void
+map_in_place (MpPool   *self,
+              MapState *map,
+              GVariant *items)
+{
+  const GVariantType *element = g_variant_type_element (g_variant_get_type (items));
+  gsize size, items_size;
+
+  if (!mp_pool_type_goes_in_place (element))
+    return;
+  size = mp_element_size (g_variant_type_peek_string (element), NULL);
+  items_size = g_variant_get_size (items);
+  if (items_size < MP_POOL_BATCH_BYTES || map->n_items > G_MAXSIZE / (2 * MP_POOL_IN_PLACE_STRIDE))
+    return;
+  if (size == MP_POOL_IN_PLACE_STRIDE)
+    {
+      map->results_at = 0;
+      map->region = mp_pool_arena_alloc (self->arena, items_size);
+    }
+  else
+    {
+      map->results_at = (items_size + 63) & ~(gsize) 63;
+      map->region = mp_pool_arena_alloc (self->arena, map->results_at + map->n_items * MP_POOL_IN_PLACE_STRIDE);
+    }
+  if (map->region != NULL)
+    map->items = g_variant_ref (items);
+}
+
+/* Copies the items of @chunk (of @map, in place) into the arena. */
+static void
+copy_in_items (MapState *map,
+               guint     chunk)
+{
+  const char *element = g_variant_get_type_string (map->items) + 1;
+  gsize size = mp_element_size (element, NULL);
+  gsize start = (gsize) chunk * map->chunksize;
+  gsize n = MIN (map->chunksize, map->n_items - start);
+
+  memcpy (mp_pool_region_get_data (map->region) + start * size,
+          (const guint8 *) g_variant_get_data (map->items) + start * size, n * size);
+}
+
+/* @job goes back to the queue after its worker died: it may have written
+ * its results over its items already. */
+static void
+job_restore_items (Job *job)
+{
+  if (job->kind == MP_POOL_JOB_CHUNK_IN_PLACE && job->map->results_at == 0)
+    copy_in_items (job->map, job->chunk);
+}
+
+/* An in-place chunk's payload, for a worker that has the map's segment
+ * (send_payload() names the segment to one that has not). */
+static GVariant *
+in_place_payload (MapState *map,
+                  GVariant *items,
+                  gsize     start,
+                  gsize     n)
+{
+  const char *element = g_variant_get_type_string (items) + 1;
+  gsize offset, segment_size;
+  guint id;
+  int fd;
+
+  id = mp_pool_region_get_segment (map->region, &fd, &segment_size, &offset);
+  return g_variant_new (MP_POOL_IN_PLACE_TYPE, id, (guint64) (offset + start * mp_element_size (element, NULL)),
+                        (guint64) n, element,
+                        (guint64) (offset + map->results_at + start * MP_POOL_IN_PLACE_STRIDE));
+}
+
 static MpPoolResult *
 submit_map (MpPool      *self,
             const char  *task,
@@ -811,6 +972,8 @@ submit_map (MpPool      *self,
   g_autoptr(GVariant) owned = items ? g_variant_ref_sink (items) : NULL;
   g_autoptr(MpPoolResult) result = NULL;
   g_autofree Job **jobs = NULL;
+  g_autoptr(GError) queue_error = NULL;
+  gboolean in_place;
   MapState *map;
   gsize n_items;
   guint n_chunks;
@@ -840,21 +1003,45 @@ submit_map (MpPool      *self,
   n_chunks = (n_items + chunksize - 1) / chunksize;
   map = map_state_new (n_chunks);
   map->result = g_object_ref (result);
+  map->n_items = n_items;
+  map->chunksize = chunksize;
   task = g_intern_string (task);
+  if (!star)
+    map_in_place (self, map, owned);
+  in_place = map->region != NULL;
+  mp_pool_result_set_cancel_func (result, cancel_result_cb, self);
   jobs = g_new (Job *, n_chunks);
   for (guint c = 0; c < n_chunks; c++)
     {
       gsize start = (gsize) c * chunksize;
       gsize n = MIN (chunksize, n_items - start);
-      g_autoptr(GVariant) chunk = mp_pool_slice_items (owned, start, n);
 
-      jobs[c] = job_new (self, MP_POOL_JOB_CHUNK, task, chunk, n, -1);
+      if (in_place)
+        jobs[c] = job_new (self, MP_POOL_JOB_CHUNK_IN_PLACE, task, in_place_payload (map, owned, start, n), n, -1);
+      else
+        {
+          g_autoptr(GVariant) chunk = mp_pool_slice_items (owned, start, n);
+
+          jobs[c] = job_new (self, MP_POOL_JOB_CHUNK, task, chunk, n, -1);
+        }
       jobs[c]->map = map_state_ref (map);
       jobs[c]->chunk = c;
+      if (!in_place)
+        continue;
+      /* In place: this chunk's items are in; its job goes at once. */
+      copy_in_items (map, c);
+      if (!queue_jobs (self, &jobs[c], 1, n, &queue_error))
+        {
+          /* The pool stopped meanwhile: the map fails with it (the chunks
+           * queued before it end as the pool ends them). */
+          mp_pool_result_complete (result, NULL, g_error_copy (queue_error));
+          g_propagate_error (error, g_steal_pointer (&queue_error));
+          map_state_unref (map);
+          return NULL;
+        }
     }
   map_state_unref (map);
-  mp_pool_result_set_cancel_func (result, cancel_result_cb, self);
-  if (!queue_jobs (self, jobs, n_chunks, n_items, error))
+  if (!in_place && !queue_jobs (self, jobs, n_chunks, n_items, error))
     return NULL;
   return g_steal_pointer (&result);
 }
@@ -1572,6 +1759,7 @@ worker_exited_cb (MpProcess *process,
                   g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The pool was terminated")));
       else if (head->attempts++ < self->retries)
         {
+          job_restore_items (head);
           g_mutex_lock (&self->lock);
           absorb_incoming_locked (self);
           g_queue_push_head (&self->pending, head);
@@ -1611,7 +1799,10 @@ worker_exited_cb (MpProcess *process,
       if (job->answered)
         job_free (job);
       else
-        g_queue_push_head (&self->pending, job);
+        {
+          job_restore_items (job);
+          g_queue_push_head (&self->pending, job);
+        }
     }
   self->n_live--;
   g_cond_broadcast (&self->cond);
@@ -1672,6 +1863,47 @@ batch_size (MpPool *self,
   return CLAMP (n, 1, MP_POOL_BATCH_MAX);
 }
 
+/* The arena segment of an in-place chunk. */
+static guint
+job_segment (Job *job)
+{
+  gsize segment_size, offset;
+  int fd;
+
+  return mp_pool_region_get_segment (job->map->region, &fd, &segment_size, &offset);
+}
+
+/* Whether @job goes to @worker in a typed message of its own: see
+ * job_new(); and an in-place chunk whose segment the worker has not had,
+ * which carries the segment's descriptor. */
+static gboolean
+job_alone (Worker *worker,
+           Job    *job)
+{
+  return job->alone ||
+         (job->kind == MP_POOL_JOB_CHUNK_IN_PLACE && !(worker->segments_sent & (1u << job_segment (job))));
+}
+
+/* @job's payload for @worker (a full reference): an in-place chunk names
+ * its segment's descriptor to a worker that has not had it. */
+static GVariant *
+send_payload (Worker *worker,
+              Job    *job)
+{
+  gsize segment_size, offset;
+  guint64 items_at, n, results_at;
+  const char *element;
+  guint32 id;
+  int fd;
+
+  if (job->kind != MP_POOL_JOB_CHUNK_IN_PLACE || (worker->segments_sent & (1u << job_segment (job))))
+    return g_variant_ref (job->payload);
+  mp_pool_region_get_segment (job->map->region, &fd, &segment_size, &offset);
+  g_variant_get (job->payload, "(utt&st)", &id, &items_at, &n, &element, &results_at);
+  return g_variant_ref_sink (g_variant_new (MP_POOL_IN_PLACE_NEW_TYPE, (gint32) fd, id, (guint64) segment_size,
+                                            items_at, n, element, results_at));
+}
+
 /* Sends @worker the next waiting jobs, up to @max, in one message; FALSE
  * when there is none or the worker cannot take them. A job with a
  * timeout travels alone, so that its answer is never held behind
@@ -1706,7 +1938,8 @@ send_jobs (MpPool *self,
         }
       /* Alone: a job with a timeout, or one whose payload may hold
        * handles (a typed message carries their descriptors) or is large. */
-      if (n > 0 && (job->timeout > 0 || batch[0]->timeout > 0 || job->alone || batch[0]->alone))
+      if (n > 0 && (job->timeout > 0 || batch[0]->timeout > 0 || job_alone (worker, job) ||
+                    job_alone (worker, batch[0])))
         break;
       batch[n++] = g_queue_pop_head (&self->pending);
       bytes += g_variant_get_size (job->payload) + strlen (job->task) + 16;
@@ -1723,10 +1956,14 @@ send_jobs (MpPool *self,
   if (n == 0)
     return FALSE;
 
-  if (batch[0]->alone)
-    message = mp_message_new (MP_WIRE_KIND_VALUE,
-                              g_variant_new (MP_POOL_JOB_TYPE, batch[0]->id, (guint8) batch[0]->kind,
-                                             batch[0]->task, batch[0]->payload));
+  if (job_alone (worker, batch[0]))
+    {
+      g_autoptr(GVariant) payload = send_payload (worker, batch[0]);
+
+      message = mp_message_new (MP_WIRE_KIND_VALUE,
+                                g_variant_new (MP_POOL_JOB_TYPE, batch[0]->id, (guint8) batch[0]->kind,
+                                               batch[0]->task, payload));
+    }
   else
     {
       MpPoolRecords records;
@@ -1752,6 +1989,8 @@ send_jobs (MpPool *self,
 
     for (guint i = 0; i < n; i++)
       {
+        if (batch[i]->kind == MP_POOL_JOB_CHUNK_IN_PLACE)
+          worker->segments_sent |= 1u << job_segment (batch[i]);
         batch[i]->ends_message = (i == n - 1);
         batch[i]->sent_at = now;
         g_queue_push_tail (&worker->inflight, batch[i]);
@@ -2096,6 +2335,7 @@ mp_pool_finalize (GObject *object)
   g_queue_clear_full (&self->pending, (GDestroyNotify) job_free);
   g_ptr_array_unref (self->cancelled);
   g_ptr_array_unref (self->lines);
+  mp_pool_arena_free (self->arena);
   g_ptr_array_unref (self->workers);
   g_array_unref (self->deaths);
   if (self->kick != NULL)
@@ -2348,6 +2588,7 @@ mp_pool_init (MpPool *self)
   g_mutex_init (&self->lock);
   g_cond_init (&self->cond);
   g_queue_init (&self->pending);
+  self->arena = mp_pool_arena_new ();
   self->lines = g_ptr_array_new_with_free_func ((GDestroyNotify) mp_pool_line_unref);
   self->cancelled = g_ptr_array_new_with_free_func (g_object_unref);
   self->workers = g_ptr_array_new ();

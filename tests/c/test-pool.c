@@ -229,6 +229,52 @@ task_get_init (GVariant *args, GCancellable *cancellable, gpointer data, GError 
   return g_variant_new_int64 (init_value);
 }
 
+/* Doubles a number, keeping a byte a byte and a double a double, and
+ * making an int32 an int64: results smaller, as large and larger than
+ * their items. */
+static GVariant *
+task_twice (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  if (g_variant_is_of_type (args, G_VARIANT_TYPE_BYTE))
+    return g_variant_new_byte (2 * g_variant_get_byte (args));
+  if (g_variant_is_of_type (args, G_VARIANT_TYPE_INT32))
+    return g_variant_new_int64 (2 * (gint64) g_variant_get_int32 (args));
+  return g_variant_new_double (2 * g_variant_get_double (args));
+}
+
+/* An int64 below 5000, a string from there: chunks of numbers, of
+ * strings, and one of both. */
+static GVariant *
+task_number_or_string (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  gint64 x = g_variant_get_int64 (args);
+
+  if (x < 5000)
+    return g_variant_new_int64 (x);
+  return g_variant_new_take_string (g_strdup_printf ("%" G_GINT64_FORMAT, x));
+}
+
+/* Squares, but the worker dies at 5000 the first time (a file marks it):
+ * the chunks it finished before in the same message lose their answers. */
+static GVariant *
+task_square_dies_at_5000 (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  gint64 x = g_variant_get_int64 (args);
+
+  if (x == 5000)
+    {
+      g_autofree char *mark = g_build_filename (scratch_dir, "dies-at-5000", NULL);
+      int fd = open (mark, O_CREAT | O_EXCL | O_WRONLY, 0600);
+
+      if (fd >= 0)
+        {
+          close (fd);
+          raise (SIGKILL);
+        }
+    }
+  return g_variant_new_int64 (x * x);
+}
+
 /* ---- helpers ----------------------------------------------------------------- */
 
 static MpPool *
@@ -1525,6 +1571,139 @@ test_line_concurrent (void)
   g_assert_no_error (error);
 }
 
+/* ---- maps in place ------------------------------------------------------------ */
+
+static void
+check_square_array (GVariant *squares,
+                    gint64    from,
+                    gint64    to)
+{
+  const gint64 *v;
+  gsize n;
+
+  g_assert_cmpstr (g_variant_get_type_string (squares), ==, "ax");
+  v = g_variant_get_fixed_array (squares, &n, sizeof (gint64));
+  g_assert_cmpuint (n, ==, to - from);
+  for (gsize i = 0; i < n; i++)
+    g_assert_cmpint (v[i], ==, (from + (gint64) i) * (from + (gint64) i));
+}
+
+/* Maps of numbers large enough go through the pool's shared arena: the
+ * results are right whatever their type's size against the items', and
+ * when chunks answer with strings. */
+static void
+test_in_place_types (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 2, "n-workers", 2, NULL);
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autofree guint8 *bytes = g_new (guint8, 40000);
+    g_autoptr(GVariant) v = NULL;
+    const guint8 *r;
+    gsize n;
+
+    for (guint i = 0; i < 40000; i++)
+      bytes[i] = i % 100;
+    v = mp_pool_map (pool, "twice", g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, bytes, 40000, 1), 0, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_variant_get_type_string (v), ==, "ay");
+    r = g_variant_get_fixed_array (v, &n, 1);
+    g_assert_cmpuint (n, ==, 40000);
+    for (guint i = 0; i < n; i++)
+      g_assert_cmpuint (r[i], ==, 2 * (i % 100));
+  }
+  {
+    g_autofree gint32 *ints = g_new (gint32, 20000);
+    g_autoptr(GVariant) v = NULL;
+    const gint64 *r;
+    gsize n;
+
+    for (gint32 i = 0; i < 20000; i++)
+      ints[i] = i - 10000;
+    v = mp_pool_map (pool, "twice", g_variant_new_fixed_array (G_VARIANT_TYPE_INT32, ints, 20000, 4), 333, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_variant_get_type_string (v), ==, "ax");
+    r = g_variant_get_fixed_array (v, &n, 8);
+    g_assert_cmpuint (n, ==, 20000);
+    for (gsize i = 0; i < n; i++)
+      g_assert_cmpint (r[i], ==, 2 * ((gint64) i - 10000));
+  }
+  {
+    g_autofree double *doubles = g_new (double, 10000);
+    g_autoptr(GVariant) v = NULL;
+    const double *r;
+    gsize n;
+
+    for (guint i = 0; i < 10000; i++)
+      doubles[i] = i / 4.0;
+    v = mp_pool_map (pool, "twice", g_variant_new_fixed_array (G_VARIANT_TYPE_DOUBLE, doubles, 10000, 8), 0, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_variant_get_type_string (v), ==, "ad");
+    r = g_variant_get_fixed_array (v, &n, 8);
+    g_assert_cmpuint (n, ==, 10000);
+    for (gsize i = 0; i < n; i++)
+      g_assert_cmpfloat (r[i], ==, i / 2.0);
+  }
+  {
+    g_autoptr(GVariant) v = mp_pool_map (pool, "number-or-string", int_array (0, 10000), 1000 - 3, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_variant_get_type_string (v), ==, "av");
+    g_assert_cmpuint (g_variant_n_children (v), ==, 10000);
+    for (gsize i = 0; i < 10000; i += 7)
+      {
+        g_autoptr(GVariant) boxed = g_variant_get_child_value (v, i);
+        g_autoptr(GVariant) one = g_variant_get_variant (boxed);
+
+        if (i < 5000)
+          g_assert_cmpint (g_variant_get_int64 (one), ==, (gint64) i);
+        else
+          g_assert_cmpint (g_ascii_strtoll (g_variant_get_string (one, NULL), NULL, 10), ==, (gint64) i);
+      }
+  }
+}
+
+/* A worker that dies in a map in place, with answers it held for chunks
+ * it finished (their results written over their items) lost with it:
+ * those chunks run again on their items, not on their results. */
+static void
+test_in_place_retry (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 2, "n-workers", 2, "retries", 1, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+
+  v = mp_pool_map (pool, "square-dies-at-5000", int_array (0, 8192), 64, NULL, &error);
+  g_assert_no_error (error);
+  check_square_array (v, 0, 8192);
+}
+
+/* The arena is used again only where no result lives: a result kept
+ * while the next map runs stays right, and outlives its pool. */
+static void
+test_in_place_reuse (void)
+{
+  g_autoptr(GVariant) first = NULL;
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 2, "n-workers", 2, NULL);
+
+    for (int round = 0; round < 3; round++)
+      {
+        g_autoptr(GVariant) next = mp_pool_map (pool, "square-batch", int_array (100000, 200000), 0, NULL, &error);
+
+        g_assert_no_error (error);
+        check_square_array (next, 100000, 200000);
+        if (first == NULL)
+          first = g_steal_pointer (&next);
+        check_square_array (first, 100000, 200000);
+      }
+  }
+  check_square_array (first, 100000, 200000);
+}
+
 /* A pool leaves no descriptor, thread or process behind. */
 static void
 test_no_leaks (void)
@@ -1635,6 +1814,9 @@ main (int    argc,
   mp_register_task ("fail-on-3", task_fail_on_3, NULL, NULL);
   mp_register_task ("pid", task_pid, NULL, NULL);
   mp_register_task ("mixed", task_mixed, NULL, NULL);
+  mp_register_task ("twice", task_twice, NULL, NULL);
+  mp_register_task ("number-or-string", task_number_or_string, NULL, NULL);
+  mp_register_task ("square-dies-at-5000", task_square_dies_at_5000, NULL, NULL);
   mp_register_task ("hang", task_hang, NULL, NULL);
   mp_register_task ("die", task_die, NULL, NULL);
   mp_register_task ("die-once", task_die_once, NULL, NULL);
@@ -1695,6 +1877,9 @@ main (int    argc,
   g_test_add_func ("/pool/line/timeout-cancel", test_line_timeout_cancel);
   g_test_add_func ("/pool/line/killed-terminated", test_line_killed_terminated);
   g_test_add_func ("/pool/line/concurrent", test_line_concurrent);
+  g_test_add_func ("/pool/in-place/types", test_in_place_types);
+  g_test_add_func ("/pool/in-place/retry", test_in_place_retry);
+  g_test_add_func ("/pool/in-place/reuse", test_in_place_reuse);
   g_test_add_func ("/pool/no-leaks", test_no_leaks);
   ret = g_test_run ();
   if (made_scratch)
