@@ -45,7 +45,11 @@
  *
  * Tasks are registered with mp_register_task() before mp_init(), as for
  * #MpProcess. A map sends its items in chunks (a job each); a worker runs
- * the task once per item and answers with the chunk's results.
+ * the task once per item and answers with the chunk's results. A map
+ * over a large array of numbers shares its items and results with the
+ * workers instead of sending them, and its result views that shared
+ * memory. A blocking mp_pool_apply() on an idle pool talks to an idle
+ * worker directly, without the pool's thread in between.
  *
  * While many jobs wait, a worker gets several in one message (a share of
  * the queue small enough that the other workers get theirs), and answers
