@@ -2667,6 +2667,21 @@ link_cancellable (GCancellable *cancellable,
   mp_pool_result_cancel (result);
 }
 
+/* A call whose @cancellable has already fired is not submitted at all
+ * (GIO's rule): no worker is sent work only to be killed for it. Takes
+ * a floating @args as a submit would. */
+static gboolean
+cancelled_before_submit (GCancellable  *cancellable,
+                         GVariant      *args,
+                         GError       **error)
+{
+  if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (args != NULL)
+    g_variant_unref (g_variant_ref_sink (args));
+  return TRUE;
+}
+
 /* Waits for @result, cancelling it if @cancellable fires. */
 static GVariant *
 wait_result (MpPoolResult  *result,
@@ -2822,6 +2837,8 @@ mp_pool_apply (MpPool        *self,
 
   g_return_val_if_fail (MP_IS_POOL (self), NULL);
 
+  if (cancelled_before_submit (cancellable, args, error))
+    return NULL;
   if (args != NULL)
     g_variant_ref_sink (args);
   if (apply_on_line (self, task, args, cancellable, &value, error))
@@ -2906,6 +2923,8 @@ map_and_wait (MpPool        *self,
   g_autoptr(MpPoolResult) result = NULL;
 
   g_return_val_if_fail (MP_IS_POOL (self), NULL);
+  if (cancelled_before_submit (cancellable, items, error))
+    return NULL;
   result = submit_map (self, task, items, chunksize, star, error);
   return result ? wait_result (result, cancellable, error) : NULL;
 }
@@ -2929,7 +2948,10 @@ map_async (MpPool              *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, source_tag);
-  result = submit_map (self, task_name, items, chunksize, star, &error);
+  if (cancelled_before_submit (cancellable, items, &error))
+    result = NULL;
+  else
+    result = submit_map (self, task_name, items, chunksize, star, &error);
   run_async (task, result, error);
 }
 
@@ -2971,7 +2993,10 @@ mp_pool_apply_async (MpPool              *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mp_pool_apply_async);
-  result = mp_pool_submit (self, task_name, args, -1, &error);
+  if (cancelled_before_submit (cancellable, args, &error))
+    result = NULL;
+  else
+    result = mp_pool_submit (self, task_name, args, -1, &error);
   run_async (task, result, error);
 }
 

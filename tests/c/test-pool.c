@@ -1446,6 +1446,65 @@ test_line_timeout_cancel (void)
   g_assert_cmpint (only_worker_pid (pool), !=, pid);
 }
 
+static void
+map_cancelled_done (GObject      *source,
+                    GAsyncResult *res,
+                    gpointer      data)
+{
+  GError **error = data;
+
+  g_assert_null (mp_pool_map_finish (MP_POOL (source), res, error));
+  g_assert_nonnull (*error);
+}
+
+/* A call whose cancellable fired before it was made is not submitted:
+ * every form fails with CANCELLED at once, nothing is counted, no worker
+ * is sent the work only to be killed for it (the idle pool's blocking
+ * apply would otherwise go straight down a worker's line). */
+static void
+test_cancel_before_submit (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) v = NULL;
+  GMainContext *context = g_main_context_default ();
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT * G_USEC_PER_SEC;
+  guint64 submitted, lines;
+  int pid;
+
+  await_line (pool);
+  pid = only_worker_pid (pool);
+  submitted = mp_pool_get_n_submitted (pool);
+  lines = mp_pool_get_n_line_calls (pool);
+  g_cancellable_cancel (cancellable);
+
+  g_assert_null (mp_pool_apply (pool, "square", g_variant_new_int64 (7), cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_null (mp_pool_map (pool, "square", int_array (0, 10), 1, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  mp_pool_apply_async (pool, "square", g_variant_new_int64 (7), cancellable, cancelled_done, &error);
+  while (error == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  mp_pool_map_async (pool, "square", int_array (0, 10), 1, cancellable, map_cancelled_done, &error);
+  while (error == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  g_assert_cmpuint (mp_pool_get_n_submitted (pool), ==, submitted);
+  g_assert_cmpuint (mp_pool_get_n_line_calls (pool), ==, lines);
+  v = mp_pool_apply (pool, "square", g_variant_new_int64 (6), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (v), ==, 36);
+  g_assert_cmpint (only_worker_pid (pool), ==, pid);
+}
+
 typedef struct
 {
   MpPool   *pool;
@@ -1869,6 +1928,7 @@ main (int    argc,
   g_test_add_func ("/pool/batch/delivery-budget", test_delivery_budget);
   g_test_add_func ("/pool/batch-task", test_batch_task);
   g_test_add_func ("/pool/cancel-async", test_cancel_async);
+  g_test_add_func ("/pool/cancel-before-submit", test_cancel_before_submit);
   g_test_add_func ("/pool/fork-is-forkserver", test_fork_is_forkserver);
   g_test_add_func ("/pool/dispose-in-fork-child", test_dispose_in_fork_child);
   g_test_add_func ("/pool/line/answers", test_line_answers);
