@@ -867,10 +867,6 @@ class StartMethodTests:
         self.assertEqual(self.raw_apply(pool, "test-pool.square", GLib.Variant.new_int64(6)).get_int64(), 36)
         self.assertNotEqual(self.only_worker_pid(pool), pid)
 
-    @unittest.skip("library bug: mp_pool_apply() sends the call before it looks at its cancellable: "
-                   "over an idle worker's line always (a quick task's answer comes back as a success, "
-                   "a slower task runs and its worker is killed), through the queue when the pool's "
-                   "thread sends it first")
     def test_line_cancelled_before(self):
         # A call whose cancellable was cancelled before it, on an idle pool
         # (over the line) and on one with maxtasksperchild (which takes no
