@@ -989,6 +989,7 @@ start_fork (MpProcess  *self,
 {
   MpProcessPrivate *priv = PRIV (self);
   pid_t parent = getpid ();
+  gboolean from_main_thread = mp_runtime_on_main_thread ();
   pid_t pid;
   int fds[2];
 
@@ -1012,7 +1013,13 @@ start_fork (MpProcess  *self,
 
       /* The parent forked with this object's lock held: a fresh one. */
       g_mutex_init (&priv->lock);
-      mp_child_setup_parent_death (parent);
+      /* Forked by a thread that may end first (the program's own code is
+       * copied, so another thread cannot fork it): the kernel's signal
+       * would follow that thread, and the channel tells instead. */
+      if (from_main_thread)
+        mp_child_setup_parent_death (parent);
+      else
+        mp_child_start_lifeline (fds[1]);
       close (fds[0]);
       priv->channel = mp_channel_new (fds[1]);
       priv->pid = getpid ();

@@ -57,6 +57,10 @@ gboolean            mp_pidfd_wait        (int    pidfd,
                                           gboolean block,
                                           int   *exitcode);
 void                mp_child_setup_parent_death (pid_t expected_parent);
+void                mp_child_start_lifeline     (int   fd);
+gboolean            mp_runtime_on_main_thread   (void);
+gpointer            mp_runtime_run_on_lasting_thread (GThreadFunc func,
+                                                      gpointer    data);
 void                mp_flush_stdio       (void);
 int                 mp_count_threads     (void);
 

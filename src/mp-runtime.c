@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +43,24 @@ static struct
   GList         *children;   /* MpProcess, one reference each */
   MpProcess     *current;
 } runtime;
+
+/* Starts children for threads that may end before them (see
+ * mp_runtime_run_on_lasting_thread()). */
+typedef struct
+{
+  GThreadFunc func;
+  gpointer    data;
+  gpointer    result;
+  gboolean    done;
+} LaunchRequest;
+
+static struct
+{
+  GMutex   lock;
+  GCond    cond;
+  GQueue   requests;
+  gboolean running;
+} launcher;
 
 static void runtime_atexit (void);
 
@@ -100,11 +119,20 @@ parse_spawn_env (const char *name,
   return fd;
 }
 
-GPid
-mp_runtime_spawn_self (const char  *env_name,
-                       int          fd,
-                       GError     **error)
+typedef struct
 {
+  const char  *env_name;
+  int          fd;
+  GError     **error;
+} SpawnSelf;
+
+static gpointer
+spawn_self (gpointer data)
+{
+  SpawnSelf *call = data;
+  const char *env_name = call->env_name;
+  int fd = call->fd;
+  GError **error = call->error;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autofree char *cwd = g_get_current_dir ();
   g_autofree char *env = NULL;
@@ -117,7 +145,7 @@ mp_runtime_spawn_self (const char  *env_name,
     {
       g_set_error_literal (error, MP_ERROR, MP_ERROR_NOT_INITIALIZED,
                            _("The spawn start method needs mp_init() at the top of main()"));
-      return 0;
+      return NULL;
     }
 
   env = g_strdup_printf ("%d:%d", target_fd, (int) getpid ());
@@ -142,8 +170,19 @@ mp_runtime_spawn_self (const char  *env_name,
                                          NULL, NULL, -1, -1, -1,
                                          &fd, &target_fd, 1,
                                          &pid, NULL, NULL, NULL, error))
-    return 0;
-  return pid;
+    return NULL;
+  return GINT_TO_POINTER (pid);
+}
+
+/* Spawned children die with this process, whichever thread asks. */
+GPid
+mp_runtime_spawn_self (const char  *env_name,
+                       int          fd,
+                       GError     **error)
+{
+  SpawnSelf call = { env_name, fd, error };
+
+  return GPOINTER_TO_INT (mp_runtime_run_on_lasting_thread (spawn_self, &call));
 }
 
 /* MP_START_METHOD=fork|spawn|forkserver chooses the default from outside,
@@ -287,6 +326,8 @@ mp_runtime_enter_child (int        parent_pid,
    * them rather than finalize objects that describe the parent's state. */
   runtime.children = NULL;
   g_mutex_init (&runtime.lock);
+  /* The launcher thread was not copied: the next one starts afresh. */
+  memset (&launcher, 0, sizeof launcher);
   mp_wire_after_fork_child ();
   for (guint i = 0; i < n_child_hooks; i++)
     child_hooks[i] ();
@@ -695,11 +736,99 @@ mp_pidfd_wait (int       pidfd,
 }
 
 /* Run in a new child: die with the parent, even when it is SIGKILLed.
- * The parent may already be gone by the time the flag is set. */
+ * The parent may already be gone by the time the flag is set.
+ *
+ * The kernel sends the signal when the *thread* that started the child
+ * exits, not the process: parents start children from their main thread
+ * or from the launcher thread below, never from a thread that may end
+ * first (a GTask worker, a pool's thread, a Python or JS thread). */
 void
 mp_child_setup_parent_death (pid_t expected_parent)
 {
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   if (getppid () != expected_parent)
     _exit (1);
+}
+
+/* The parent keeps its end of the channel open for the child's whole
+ * life, so a hang-up means the parent is gone: exit, even while the task
+ * is busy on the main thread. */
+static gpointer
+lifeline_thread (gpointer data)
+{
+  struct pollfd pfd = { GPOINTER_TO_INT (data), 0, 0 };
+
+  for (;;)
+    {
+      if (poll (&pfd, 1, -1) > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
+        {
+          if (pfd.revents & POLLNVAL)
+            return NULL;  /* the channel was closed here on purpose */
+          _exit (1);
+        }
+    }
+  return NULL;
+}
+
+/* Run in a new child: exit when channel @fd to the parent hangs up. */
+void
+mp_child_start_lifeline (int fd)
+{
+  g_thread_unref (g_thread_new ("mp-lifeline", lifeline_thread, GINT_TO_POINTER (fd)));
+}
+
+/* The main thread is the one whose id is the process's: it lives as long
+ * as the process (in a fork child, the thread that forked). */
+gboolean
+mp_runtime_on_main_thread (void)
+{
+  return syscall (SYS_gettid) == getpid ();
+}
+
+/* ---- the launcher thread ----------------------------------------------- */
+
+/* Lives as long as the process and only starts children for threads
+ * that may not: their PR_SET_PDEATHSIG then follows the process. */
+static gpointer
+launcher_thread (gpointer unused)
+{
+  g_mutex_lock (&launcher.lock);
+  for (;;)
+    {
+      LaunchRequest *request;
+
+      while ((request = g_queue_pop_head (&launcher.requests)) == NULL)
+        g_cond_wait (&launcher.cond, &launcher.lock);
+      g_mutex_unlock (&launcher.lock);
+      request->result = request->func (request->data);
+      g_mutex_lock (&launcher.lock);
+      request->done = TRUE;
+      g_cond_broadcast (&launcher.cond);
+    }
+  return NULL;
+}
+
+/* Runs @func here on the main thread; from any other thread, on the
+ * launcher thread, waiting for it. */
+gpointer
+mp_runtime_run_on_lasting_thread (GThreadFunc func,
+                                  gpointer    data)
+{
+  LaunchRequest request = { func, data, NULL, FALSE };
+
+  if (mp_runtime_on_main_thread ())
+    return func (data);
+
+  g_mutex_lock (&launcher.lock);
+  if (!launcher.running)
+    {
+      g_thread_unref (g_thread_new ("mp-launcher", launcher_thread, NULL));
+      launcher.running = TRUE;
+    }
+  g_queue_push_tail (&launcher.requests, &request);
+  g_cond_broadcast (&launcher.cond);
+  while (!request.done)
+    g_cond_wait (&launcher.cond, &launcher.lock);
+  g_mutex_unlock (&launcher.lock);
+  return request.result;
 }

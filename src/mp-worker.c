@@ -15,29 +15,6 @@
 #include "mp-wire-private.h"
 #include "mp-worker-private.h"
 
-/* The parent keeps its end of the channel open for the child's whole
- * life, so a hang-up means the parent is gone: exit, even while the task
- * is busy on the main thread. PR_SET_PDEATHSIG covers the same case from
- * the kernel's side; this covers a spawning thread that exits early (the
- * signal follows the thread, not the process). A forkserver worker needs
- * neither: its server lives exactly as long as the parent process. */
-static gpointer
-lifeline_thread (gpointer data)
-{
-  struct pollfd pfd = { GPOINTER_TO_INT (data), 0, 0 };
-
-  for (;;)
-    {
-      if (poll (&pfd, 1, -1) > 0 && (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
-        {
-          if (pfd.revents & POLLNVAL)
-            return NULL;  /* the channel was closed here on purpose */
-          _exit (1);
-        }
-    }
-  return NULL;
-}
-
 void
 mp_worker_main (int       fd,
                 pid_t     os_parent,
@@ -52,8 +29,10 @@ mp_worker_main (int       fd,
   int code;
 
   mp_child_setup_parent_death (os_parent);
+  /* A forkserver worker needs no lifeline: its server lives exactly as
+   * long as the parent process. */
   if (lifeline)
-    g_thread_unref (g_thread_new ("mp-lifeline", lifeline_thread, GINT_TO_POINTER (fd)));
+    mp_child_start_lifeline (fd);
 
   channel = mp_channel_new (fd);
   message = mp_channel_receive (channel, -1, NULL, &error);

@@ -67,6 +67,25 @@ task_until_sigterm (GVariant *args, GCancellable *c, gpointer data, GError **err
   return NULL;
 }
 
+/* Sets its first event, then waits for the second. */
+static GVariant *
+task_ready_go (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  g_autoptr(GVariant) r = NULL;
+  g_autoptr(GVariant) g = NULL;
+  g_autoptr(MpEvent) ready = NULL;
+  g_autoptr(MpEvent) go = NULL;
+
+  g_variant_get (args, "(vv)", &r, &g);
+  ready = mp_event_new_from_variant (r, error);
+  go = ready ? mp_event_new_from_variant (g, error) : NULL;
+  if (go == NULL)
+    return NULL;
+  mp_event_set (ready);
+  mp_event_wait (go, -1, NULL, error);
+  return NULL;
+}
+
 /* Exits 0 only if the child sees the expected libmp parent. */
 static GVariant *
 task_check_parent (GVariant *args, GCancellable *c, gpointer data, GError **error)
@@ -670,6 +689,69 @@ test_helpers (void)
   g_assert_cmpint (mp_process_get_pid (mp_current_process ()), ==, getpid ());
 }
 
+typedef struct
+{
+  MpProcess *process;
+  MpEvent   *ready;   /* NULL: do not wait for the child */
+  pid_t      tid;
+} Starter;
+
+static gpointer
+start_then_end (gpointer data)
+{
+  Starter *starter = data;
+  g_autoptr(GError) error = NULL;
+
+  starter->tid = (pid_t) syscall (SYS_gettid);
+  if (!mp_process_start (starter->process, &error))
+    g_error ("%s", error->message);
+  /* The child has armed whatever ties it to this thread. */
+  if (starter->ready != NULL && !mp_event_wait (starter->ready, 60, NULL, &error))
+    g_error ("the child never got ready: %s", error ? error->message : "timed out");
+  return NULL;
+}
+
+/* Starts @process from a thread that has ended, and gone from the
+ * kernel's view, when this returns. */
+static void
+start_from_ended_thread (MpProcess *process,
+                         MpEvent   *ready)
+{
+  Starter starter = { process, ready, 0 };
+  g_autofree char *task_dir = NULL;
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  g_thread_join (g_thread_new ("starter", start_then_end, &starter));
+  /* The thread's entry goes only after the kernel has told its children. */
+  task_dir = g_strdup_printf ("/proc/self/task/%d", (int) starter.tid);
+  while (g_file_test (task_dir, G_FILE_TEST_EXISTS) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_false (g_file_test (task_dir, G_FILE_TEST_EXISTS));
+}
+
+/* A child started from a thread that ends first lives on: the kernel's
+ * parent-death signal follows the thread that started a child, so libmp
+ * must not tie a child to any thread but one that lasts. */
+static void
+test_started_from_ended_thread (gconstpointer data)
+{
+  MpStartMethod method = GPOINTER_TO_INT (data);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MpEvent) ready = mp_event_new (&error);
+  g_autoptr(MpEvent) go = mp_event_new (&error);
+  g_autoptr(MpProcess) p = NULL;
+
+  g_assert_no_error (error);
+  p = mp_process_new ("ready-go", g_variant_new ("(vv)", mp_shareable_to_variant (MP_SHAREABLE (ready)),
+                                                 mp_shareable_to_variant (MP_SHAREABLE (go))));
+  mp_process_set_start_method (p, method);
+  start_from_ended_thread (p, ready);
+  mp_event_set (go);
+  g_assert_true (mp_process_join (p, 60, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mp_process_get_exitcode (p), ==, 0);
+}
+
 /* The parent is killed with SIGKILL: its children must go too. A helper
  * program (this binary in another mode) starts one child per method. */
 static void
@@ -679,7 +761,7 @@ test_parent_killed (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) in = NULL;
   const char *self_exe = g_test_get_filename (G_TEST_BUILT, "test-process", NULL);
-  int pidfds[3];
+  int pidfds[2 * G_N_ELEMENTS (methods)];
   gint64 start;
 
   helper = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
@@ -687,7 +769,7 @@ test_parent_killed (void)
   g_assert_no_error (error);
   in = g_data_input_stream_new (g_subprocess_get_stdout_pipe (helper));
 
-  for (guint i = 0; i < 3; i++)
+  for (guint i = 0; i < G_N_ELEMENTS (pidfds); i++)
     {
       g_autofree char *line = g_data_input_stream_read_line (in, NULL, NULL, &error);
       g_assert_no_error (error);
@@ -698,7 +780,7 @@ test_parent_killed (void)
 
   g_subprocess_force_exit (helper);
   start = g_get_monotonic_time ();
-  for (guint i = 0; i < 3; i++)
+  for (guint i = 0; i < G_N_ELEMENTS (pidfds); i++)
     {
       struct pollfd pfd = { pidfds[i], POLLIN, 0 };
       /* A generous bound that only a bug reaches. */
@@ -721,6 +803,15 @@ orphan_helper (void)
       mp_process_set_start_method (p, methods[i]);
       if (!mp_process_start (p, &error))
         g_error ("%s", error->message);
+      g_print ("%d\n", mp_process_get_pid (p));
+    }
+  /* The same again, started from threads that have ended. */
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    {
+      MpProcess *p = mp_process_new ("forever", NULL);
+
+      mp_process_set_start_method (p, methods[i]);
+      start_from_ended_thread (p, NULL);
       g_print ("%d\n", mp_process_get_pid (p));
     }
   fflush (stdout);
@@ -827,6 +918,7 @@ main (int   argc,
   mp_register_task ("exit", task_exit, NULL, NULL);
   mp_register_task ("forever", task_forever, NULL, NULL);
   mp_register_task ("check-parent", task_check_parent, NULL, NULL);
+  mp_register_task ("ready-go", task_ready_go, NULL, NULL);
   g_type_ensure (TEST_TYPE_PROCESS);
   mp_init (argc, argv);
 
@@ -848,6 +940,7 @@ main (int   argc,
       g_autofree char *p5 = g_strdup_printf ("/process/%s/join-async", m);
       g_autofree char *p6 = g_strdup_printf ("/process/%s/many", m);
       g_autofree char *p7 = g_strdup_printf ("/process/%s/start-fails-after-child", m);
+      g_autofree char *p8 = g_strdup_printf ("/process/%s/started-from-ended-thread", m);
 
       g_test_add_data_func (p1, d, test_exit_codes);
       g_test_add_data_func (p2, d, test_signals);
@@ -855,6 +948,7 @@ main (int   argc,
       g_test_add_data_func (p4, d, test_misuse);
       g_test_add_data_func (p5, d, test_join_async);
       g_test_add_data_func (p6, d, test_many);
+      g_test_add_data_func (p8, d, test_started_from_ended_thread);
       /* fork sends the child nothing: its arguments are simply there. */
       if (methods[i] != MP_START_METHOD_FORK)
         g_test_add_data_func (p7, d, test_start_fails_after_child);

@@ -280,15 +280,6 @@ async function rejection(promise, message = 'expected a rejection') {
     return H.fail(message);
 }
 
-// The first forkserver pool, kept until the end. GJS has threads at
-// Mp.init(), so the forkserver is a fresh copy of this script, started by
-// the thread that first needs it: the first forkserver pool's own thread.
-// The server dies with that thread (PR_SET_PDEATHSIG), which ends when the
-// pool object is collected, and every later forkserver pool then waits
-// for ever for its workers ("The forkserver is gone"); reported. Kept, the
-// pool keeps its thread, and the server, for the other tests.
-let firstForkserverPool = null;
-
 // A pool made with properties (GObject construction, then GInitable's
 // init, as g_initable_new does), terminated after the test (terminate()
 // returns once the workers are gone).
@@ -296,8 +287,6 @@ function newPool(t, props) {
     const pool = new Mp.Pool(props);
     pool.init(null);
     t.defer(() => pool.terminate());
-    if (props.start_method === Mp.StartMethod.FORKSERVER && firstForkserverPool === null)
-        firstForkserverPool = pool;
     return pool;
 }
 
