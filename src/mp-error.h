@@ -32,6 +32,9 @@ G_BEGIN_DECLS
  *   be half-updated
  * @MP_ERROR_BROKEN_BARRIER: a barrier was aborted, reset or broken by a
  *   timeout while the call waited on it (Python's BrokenBarrierError)
+ * @MP_ERROR_TASK_REFUSED: the language runtime of the process refused to
+ *   call the task (GJS while its garbage collector sweeps); a pool runs
+ *   the task again in a fresh worker
  *
  * Error codes in the %MP_ERROR domain. Where GIO has a fitting code
  * (%G_IO_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, %G_IO_ERROR_CLOSED), libmp
@@ -50,6 +53,7 @@ typedef enum
   MP_ERROR_POOL_BROKEN,
   MP_ERROR_OWNER_DIED,
   MP_ERROR_BROKEN_BARRIER,
+  MP_ERROR_TASK_REFUSED,
 } MpError;
 
 MP_AVAILABLE_IN_1_0

@@ -47,6 +47,9 @@ G_BEGIN_DECLS
 
 #define MP_POOL_WORKER_TASK "mp:pool-worker"
 #define MP_POOL_WORKER_ARGS "(hhsvu)"  /* channel, line, initializer, its args, max jobs */
+/* A worker's exit status when its language runtime refused a task
+ * (MP_ERROR_TASK_REFUSED): the job runs again in a fresh worker. */
+#define MP_POOL_WORKER_EXIT_REFUSED 75
 #define MP_POOL_JOB_TYPE    "(tysv)"
 #define MP_POOL_REPLY_TYPE  "(tbv)"
 #define MP_POOL_RECORDS_TYPE "ay"

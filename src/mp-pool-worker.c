@@ -680,13 +680,29 @@ next_message (MpChannel  *channel,
     }
 }
 
+/* A worker whose language runtime refused a task runs none of its tasks
+ * any more: it sends the answers it holds and ends, the refused job still
+ * named in its page, with a status that has the pool run that job again
+ * in a fresh worker. */
+static void
+quit_if_refused (const GError *job_error,
+                 Replies      *replies)
+{
+  if (!g_error_matches (job_error, MP_ERROR, MP_ERROR_TASK_REFUSED))
+    return;
+  g_printerr ("%s\n", job_error->message);
+  replies_finish (replies, NULL);
+  mp_exit (MP_POOL_WORKER_EXIT_REFUSED);
+}
+
 /* Runs the job that came on the line and answers there, at once (a
  * caller waits for it alone); FALSE if the line is gone. */
 static gboolean
 answer_on_line (MpChannel          *line,
                 MpMessage          *message,
                 MpPoolWorkerState  *state,
-                TaskCache          *tasks)
+                TaskCache          *tasks,
+                Replies            *replies)
 {
   g_autoptr(GError) job_error = NULL;
   g_autoptr(GVariant) payload = NULL;
@@ -701,6 +717,7 @@ answer_on_line (MpChannel          *line,
   if (state != NULL)
     __atomic_store_n (&state->running, id, __ATOMIC_RELEASE);
   value = run_job (kind, task, payload, tasks, NULL, &job_error);
+  quit_if_refused (job_error, replies);
   if (state != NULL)
     __atomic_store_n (&state->running, 0, __ATOMIC_RELEASE);
   if (value == NULL)
@@ -811,7 +828,7 @@ mp_pool_worker_run (GVariant      *args,
       spin = from_line;
       if (from_line)
         {
-          if (!answer_on_line (line, message, state, &tasks))
+          if (!answer_on_line (line, message, state, &tasks, &replies))
             g_clear_object (&line);
           n++;
           continue;
@@ -869,6 +886,7 @@ mp_pool_worker_run (GVariant      *args,
           if (state != NULL)
             __atomic_store_n (&state->running, id, __ATOMIC_RELEASE);
           value = run_job (kind, task, payload, &tasks, &view, &job_error);
+          quit_if_refused (job_error, &replies);
           if (state != NULL)
             __atomic_store_n (&state->running, 0, __ATOMIC_RELEASE);
           ok = reply (&replies, id, value, job_error, more, state != NULL, error);

@@ -1606,6 +1606,8 @@ describe_exit (int exitcode)
 {
   if (exitcode < 0)
     return g_strdup_printf (_("killed by signal %d (%s)"), -exitcode, g_strsignal (-exitcode));
+  if (exitcode == MP_POOL_WORKER_EXIT_REFUSED)
+    return g_strdup (_("ended because its language runtime refused to run a task"));
   return g_strdup_printf (_("exited with status %d"), exitcode);
 }
 
@@ -1662,6 +1664,19 @@ compare_job_ids (gconstpointer a,
   guint64 x = ((const Job *) a)->id, y = ((const Job *) b)->id;
 
   return x < y ? -1 : x > y;
+}
+
+/* A job its worker did not finish goes first in the queue again, with
+ * the items it may have written over. */
+static void
+requeue_job (MpPool *self,
+             Job    *job)
+{
+  job_restore_items (job);
+  g_mutex_lock (&self->lock);
+  absorb_incoming_locked (self);
+  g_queue_push_head (&self->pending, job);
+  g_mutex_unlock (&self->lock);
 }
 
 static void
@@ -1745,6 +1760,17 @@ worker_exited_cb (MpProcess *process,
       head = NULL;
     }
 
+  /* Its language runtime refused the job (mp-task.c): not the job's
+   * fault, so it runs again in a fresh worker without spending a retry.
+   * The death still counts towards max-restarts, which ends a job that
+   * every worker refuses. */
+  if (exitcode == MP_POOL_WORKER_EXIT_REFUSED && head != NULL && !head->cancelled && !head->timed_out &&
+      !head->answered && (state == POOL_RUNNING || state == POOL_CLOSED))
+    {
+      requeue_job (self, head);
+      head = NULL;
+    }
+
   if (head != NULL)
     {
       g_autofree char *how = describe_exit (exitcode);
@@ -1763,11 +1789,7 @@ worker_exited_cb (MpProcess *process,
                   g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, _("The pool was terminated")));
       else if (head->attempts++ < self->retries)
         {
-          job_restore_items (head);
-          g_mutex_lock (&self->lock);
-          absorb_incoming_locked (self);
-          g_queue_push_head (&self->pending, head);
-          g_mutex_unlock (&self->lock);
+          requeue_job (self, head);
           head = NULL;
         }
       else

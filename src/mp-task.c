@@ -18,6 +18,7 @@
 
 struct _MpTaskEntry
 {
+  char           *name;
   MpTaskFunc      func;
   gpointer        user_data;
   GDestroyNotify  destroy;
@@ -43,6 +44,7 @@ task_entry_unref (MpTaskEntry *entry)
     {
       if (entry->destroy)
         entry->destroy (entry->user_data);
+      g_free (entry->name);
       g_free (entry);
     }
 }
@@ -58,7 +60,7 @@ mp_task_entry_unref (MpTaskEntry *entry)
  * Their one reference is never dropped. */
 static const char *builtin_names[] = { MP_POOL_WORKER_TASK };
 static MpTaskEntry builtin_entries[] = {
-  { mp_pool_worker_run, NULL, NULL, FALSE, 1, FALSE },
+  { (char *) MP_POOL_WORKER_TASK, mp_pool_worker_run, NULL, NULL, FALSE, 1, FALSE },
 };
 
 static MpTaskEntry *
@@ -89,6 +91,7 @@ register_task (const char     *name,
   g_return_if_fail (func != NULL);
 
   entry = g_new0 (MpTaskEntry, 1);
+  entry->name = g_strdup (name);
   entry->func = func;
   entry->user_data = user_data;
   entry->destroy = destroy;
@@ -224,6 +227,56 @@ mp_task_entry_is_batch (MpTaskEntry *entry)
   return entry->batch;
 }
 
+/* GJS (1.74 at least) refuses to call JavaScript between the slices of
+ * an incremental garbage collection's sweep, and when only C calls into
+ * JavaScript (a worker running a task per item) the sweep never moves on:
+ * every later call is refused. A refused callback returns zeros, which
+ * would pass for a task that returned nothing; the only sign is GJS's
+ * critical message, watched for here in child processes. */
+#define GJS_REFUSAL "Attempting to run a JS callback during garbage collection"
+#define GJS_REFUSAL_DETAIL "The offending callback was "   /* its second message */
+
+static __thread gboolean binding_refused;
+
+static void
+watch_gjs_message (const char     *domain,
+                   GLogLevelFlags  level,
+                   const char     *message,
+                   gpointer        unused)
+{
+  if (g_str_has_prefix (message, GJS_REFUSAL))
+    binding_refused = TRUE;
+  g_log_default_handler (domain, level, message, NULL);
+}
+
+/* A refusal is handled (the call fails with MP_ERROR_TASK_REFUSED), so
+ * it does not abort the process under G_DEBUG=fatal-criticals; every
+ * other fatal message still does. */
+static gboolean
+abort_unless_refusal (const char     *domain,
+                      GLogLevelFlags  level,
+                      const char     *message,
+                      gpointer        unused)
+{
+  return !(g_strcmp0 (domain, "Gjs") == 0 &&
+           (g_str_has_prefix (message, GJS_REFUSAL) ||
+            (binding_refused && g_str_has_prefix (message, GJS_REFUSAL_DETAIL))));
+}
+
+static void
+watch_binding_refusals (void)
+{
+  static gsize watched;
+
+  if (g_once_init_enter (&watched))
+    {
+      g_log_set_handler ("Gjs", G_LOG_LEVEL_CRITICAL | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
+                         watch_gjs_message, NULL);
+      g_test_log_set_fatal_handler (abort_unless_refusal, NULL);
+      g_once_init_leave (&watched, 1);
+    }
+}
+
 static GVariant *
 call (MpTaskEntry   *entry,
       GVariant      *args,
@@ -231,8 +284,16 @@ call (MpTaskEntry   *entry,
       GError       **error)
 {
   GError *local_error = NULL;
-  GVariant *result = entry->func (args, cancellable, entry->user_data, &local_error);
+  GVariant *result;
 
+  if (mp_runtime_is_child ())
+    watch_binding_refusals ();
+  binding_refused = FALSE;
+  result = entry->func (args, cancellable, entry->user_data, &local_error);
+  if (result == NULL && local_error == NULL && binding_refused)
+    g_set_error (&local_error, MP_ERROR, MP_ERROR_TASK_REFUSED,
+                 _("The task “%s” was not run: GJS refused to call JavaScript while its garbage collector was sweeping"),
+                 entry->name);
   if (local_error != NULL)
     {
       g_clear_pointer (&result, g_variant_unref);

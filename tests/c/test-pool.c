@@ -275,6 +275,57 @@ task_square_dies_at_5000 (GVariant *args, GCancellable *cancellable, gpointer da
   return g_variant_new_int64 (x * x);
 }
 
+/* What GJS does when it refuses to call a JavaScript task (while its
+ * garbage collector sweeps): a critical message, and no value. */
+static GVariant *
+refuse_as_gjs_does (void)
+{
+  g_log ("Gjs", G_LOG_LEVEL_CRITICAL,
+         "Attempting to run a JS callback during garbage collection. This is most likely caused by ...");
+  return NULL;
+}
+
+/* Refused at 5000, the first time; squares otherwise. */
+static GVariant *
+task_square_refused_at_5000 (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  gint64 x = g_variant_get_int64 (args);
+
+  if (x == 5000)
+    {
+      g_autofree char *mark = g_build_filename (scratch_dir, "refused-at-5000", NULL);
+      int fd = open (mark, O_CREAT | O_EXCL | O_WRONLY, 0600);
+
+      if (fd >= 0)
+        {
+          close (fd);
+          return refuse_as_gjs_does ();
+        }
+    }
+  return g_variant_new_int64 (x * x);
+}
+
+/* Refused the first time for mark args; "second time" after. */
+static GVariant *
+task_refused_once (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  g_autofree char *mark = g_build_filename (scratch_dir, g_variant_get_string (args, NULL), NULL);
+  int fd = open (mark, O_CREAT | O_EXCL | O_WRONLY, 0600);
+
+  if (fd >= 0)
+    {
+      close (fd);
+      return refuse_as_gjs_does ();
+    }
+  return g_variant_new_string ("second time");
+}
+
+static GVariant *
+task_refused (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  return refuse_as_gjs_does ();
+}
+
 /* ---- helpers ----------------------------------------------------------------- */
 
 static MpPool *
@@ -1408,9 +1459,31 @@ test_line_retries (void)
 /* A call over the line that times out or is cancelled kills its worker;
  * that is no unexpected death (with max-restarts 0 one would break the
  * pool), and the pool goes on. */
+typedef struct
+{
+  MpPool       *pool;
+  GCancellable *cancellable;
+  guint64       before;
+} CancelOnLine;
+
+/* Cancels once the call has borrowed a line (a call cancelled before
+ * it is made is not made at all). */
+static gpointer
+cancel_once_on_line (gpointer data)
+{
+  CancelOnLine *c = data;
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT * G_USEC_PER_SEC;
+
+  while (mp_pool_get_n_line_calls (c->pool) == c->before && g_get_monotonic_time () < deadline)
+    g_thread_yield ();
+  g_cancellable_cancel (c->cancellable);
+  return NULL;
+}
+
 static void
 test_line_timeout_cancel (void)
 {
+  CancelOnLine canceller_data;
   g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, "max-restarts", 0, NULL);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
@@ -1433,7 +1506,10 @@ test_line_timeout_cancel (void)
   g_assert_cmpint (only_worker_pid (pool), !=, pid);
   pid = only_worker_pid (pool);
   before = mp_pool_get_n_line_calls (pool);
-  canceller = g_thread_new ("canceller", (GThreadFunc) (void (*) (void)) g_cancellable_cancel, cancellable);
+  canceller_data.pool = pool;
+  canceller_data.cancellable = cancellable;
+  canceller_data.before = before;
+  canceller = g_thread_new ("canceller", cancel_once_on_line, &canceller_data);
   g_assert_null (mp_pool_apply (pool, "hang", NULL, cancellable, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
@@ -1738,6 +1814,59 @@ test_in_place_retry (void)
   check_square_array (v, 0, 8192);
 }
 
+/* A task its worker's language runtime refused (GJS while its garbage
+ * collector sweeps; here a task that does what GJS does) is not taken for
+ * a task that returned nothing: the worker is replaced and the job runs
+ * again there, without spending a retry (the pool has none), in a map in
+ * place (the chunk gets its items back), over a worker's line and
+ * through the queue. A task refused every time breaks the pool after
+ * max-restarts instead of going round for ever. */
+static void
+test_refused (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 2, "n-workers", 2, NULL);
+    g_autoptr(GVariant) v = mp_pool_map (pool, "square-refused-at-5000", int_array (0, 8192), 64, NULL, &error);
+
+    g_assert_no_error (error);
+    check_square_array (v, 0, 8192);
+    g_assert_cmpuint (mp_pool_get_n_failed (pool), ==, 0);
+  }
+  {
+    g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+    g_autoptr(GVariant) on_line = NULL;
+    g_autoptr(GVariant) queued = NULL;
+    g_autoptr(MpPoolResult) result = NULL;
+    guint64 before;
+    int pid;
+
+    await_line (pool);
+    pid = only_worker_pid (pool);
+    before = mp_pool_get_n_line_calls (pool);
+    on_line = mp_pool_apply (pool, "refused-once", g_variant_new_string ("refused-on-line"), NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_variant_get_string (on_line, NULL), ==, "second time");
+    g_assert_cmpuint (mp_pool_get_n_line_calls (pool), ==, before + 1);
+    g_assert_cmpint (only_worker_pid (pool), !=, pid);
+
+    result = mp_pool_submit (pool, "refused-once", g_variant_new_string ("refused-queued"), -1, &error);
+    g_assert_no_error (error);
+    queued = mp_pool_result_get (result, TIMEOUT, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_variant_get_string (queued, NULL), ==, "second time");
+    g_assert_cmpuint (mp_pool_get_n_failed (pool), ==, 0);
+  }
+  {
+    g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, "max-restarts", 2, NULL);
+
+    g_assert_null (mp_pool_apply (pool, "refused", NULL, NULL, &error));
+    g_assert_error (error, MP_ERROR, MP_ERROR_POOL_BROKEN);
+    g_assert_nonnull (strstr (error->message, "refused"));
+  }
+}
+
 /* The arena is used again only where no result lives: a result kept
  * while the next map runs stays right, and outlives its pool. */
 static void
@@ -1879,6 +2008,9 @@ main (int    argc,
   mp_register_task ("hang", task_hang, NULL, NULL);
   mp_register_task ("die", task_die, NULL, NULL);
   mp_register_task ("die-once", task_die_once, NULL, NULL);
+  mp_register_task ("square-refused-at-5000", task_square_refused_at_5000, NULL, NULL);
+  mp_register_task ("refused-once", task_refused_once, NULL, NULL);
+  mp_register_task ("refused", task_refused, NULL, NULL);
   mp_register_task ("rendezvous", task_rendezvous, NULL, NULL);
   mp_register_task ("gate", task_gate, NULL, NULL);
   mp_register_task ("read-fd", task_read_fd, NULL, NULL);
@@ -1940,6 +2072,7 @@ main (int    argc,
   g_test_add_func ("/pool/in-place/types", test_in_place_types);
   g_test_add_func ("/pool/in-place/retry", test_in_place_retry);
   g_test_add_func ("/pool/in-place/reuse", test_in_place_reuse);
+  g_test_add_func ("/pool/refused", test_refused);
   g_test_add_func ("/pool/no-leaks", test_no_leaks);
   ret = g_test_run ();
   if (made_scratch)
