@@ -9,18 +9,23 @@
 # is a copy of the program as it was inside Mp.init(). No test waits with
 # sleep: a long-running task sleeps, but every wait is on the event itself
 # (a result, a join, a socket the task connects to once it runs, a main
-# loop) with a generous TIMEOUT that only a bug reaches.
+# loop) with a generous TIMEOUT that only a bug reaches; only a thread's
+# exit from the kernel's view, which nothing portable notifies, is polled
+# for in /proc (wait_thread_gone), with the same bound.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 import array
 import atexit
+import gc
 import itertools
 import multiprocessing
 import os
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -327,6 +332,55 @@ class ReadyWaiter:
         self.sock.close()
 
 
+def run_on_ended_thread(func):
+    """Runs func() on a threading.Thread and returns what it returned once
+    that thread has ended and gone from the kernel's view
+    (/proc/self/task/<tid>): the kernel sends the parent-death signal of
+    the children the thread started when it goes, and a join returns a
+    little before that. Raises what func() raised."""
+    outcome = {}
+
+    def body():
+        outcome["tid"] = threading.get_native_id()
+        try:
+            outcome["value"] = func()
+        except BaseException as e:
+            outcome["error"] = e
+
+    thread = threading.Thread(target=body, name="pool maker")
+    thread.start()
+    thread.join(TIMEOUT)
+    if thread.is_alive():
+        raise AssertionError("the thread did not end (a bug)")
+    if "error" in outcome:
+        raise outcome["error"]
+    wait_thread_gone(outcome["tid"])
+    return outcome.get("value")
+
+
+def wait_thread_gone(tid):
+    """Returns once thread tid of this process has gone, within TIMEOUT."""
+    task_dir = f"/proc/self/task/{tid}"
+    deadline = time.monotonic() + TIMEOUT
+    while os.path.exists(task_dir):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"thread {tid} still there (a bug)")
+        time.sleep(0.001)
+
+
+def pool_thread_ids():
+    """The ids of this process's pool threads (named mp-pool)."""
+    tids = set()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                if f.read().strip() == "mp-pool":
+                    tids.add(int(tid))
+        except OSError:
+            pass
+    return tids
+
+
 # The introspected class under the override: its apply() is mp_pool_apply(),
 # the blocking call that an idle pool runs over a worker's line, and its
 # map() mp_pool_map(), which takes a big array of numbers in place; both
@@ -457,6 +511,27 @@ class PoolTestCase(unittest.TestCase):
 
 class StartMethodTests:
     """Mixed into one TestCase per start method."""
+
+    # threads
+
+    def test_made_in_ended_thread(self):
+        # A pool made (its workers started) by a thread that ends first
+        # serves on: no worker is tied to that thread.
+        def make():
+            pool = Mp.Pool(2, start_method=self.method)
+            self.assertEqual(pool.map(square, range(20)), [x * x for x in range(20)])
+            return pool, sorted(pool.get_worker_pids())
+
+        pool, pids = run_on_ended_thread(make)
+        self.addCleanup(pool.terminate)
+        self.assertEqual(len(pids), 2)
+        for _ in range(3):
+            self.assertEqual(pool.map(square, range(50), chunksize=1), [x * x for x in range(50)])
+            self.assertEqual(pool.apply(add, (2, 3)), 5)
+            # No worker was killed and replaced.
+            self.assertEqual(sorted(pool.get_worker_pids()), pids)
+        self.assertLessEqual({pool.apply(pid) for _ in range(10)}, set(pids))
+        self.assertEqual(pool.props.n_failed, 0)
 
     # results
 
@@ -1202,6 +1277,94 @@ class SpawnTests(StartMethodTests, PoolTestCase):
 
 class ForkserverTests(StartMethodTests, PoolTestCase):
     method = Mp.StartMethod.FORKSERVER
+
+    def test_second_pool_after_first_collected(self):
+        # The forkserver outlives the first pool and its thread.
+        before = pool_thread_ids()
+        pool = Mp.Pool(2, start_method=self.method)
+        self.assertEqual(pool.map(square, range(10)), [x * x for x in range(10)])
+        (tid,) = pool_thread_ids() - before
+        pool.terminate()
+        del pool
+        gc.collect()
+        wait_thread_gone(tid)
+
+        pool = self.new_pool(2)
+        self.assertEqual(pool.map_async(square, range(10)).get(TIMEOUT), [x * x for x in range(10)])
+        self.assertEqual(pool.apply_async(add, (2, 3)).get(TIMEOUT), 5)
+
+
+class ThreadsAtInitTests(unittest.TestCase):
+    """A program that had threads at Mp.init(), as GJS does: its
+    forkserver is a fresh copy of the program, spawned by the thread that
+    first needs it, a forkserver pool's own thread."""
+
+    SCRIPT = """
+import gc
+import os
+import threading
+import time
+import gi
+gi.require_version("Mp", "1")
+from gi.repository import Mp
+
+TIMEOUT = 60
+
+
+def square(x):
+    return x * x
+
+
+# A second thread while Mp.init() runs, in the program only (not in the
+# copy that becomes its forkserver, nor in a spawn worker).
+release = threading.Event()
+helper = None
+if os.environ.pop("LIBMP_TEST_POOL_THREAD_AT_INIT", None):
+    helper = threading.Thread(target=release.wait)
+    helper.start()
+Mp.init()
+if helper is not None:
+    release.set()
+    helper.join()
+
+
+def pool_thread_ids():
+    tids = set()
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                if f.read().strip() == "mp-pool":
+                    tids.add(int(tid))
+        except OSError:
+            pass
+    return tids
+
+
+pool = Mp.Pool(2, start_method="forkserver")
+assert pool.props.start_method == Mp.StartMethod.FORKSERVER
+(tid,) = pool_thread_ids()
+assert pool.map(square, range(10)) == [x * x for x in range(10)]
+pool.terminate()
+del pool
+gc.collect()
+# Its thread, which spawned the forkserver, has gone.
+deadline = time.monotonic() + TIMEOUT
+while os.path.exists(f"/proc/self/task/{tid}"):
+    assert time.monotonic() < deadline, "the first pool's thread is still there"
+    time.sleep(0.001)
+print("first")
+
+pool = Mp.Pool(2, start_method="forkserver")
+print(pool.map_async(square, range(10)).get(TIMEOUT), flush=True)
+pool.terminate()
+"""
+
+    def test_second_forkserver_pool(self):
+        env = dict(os.environ, LIBMP_TEST_POOL_THREAD_AT_INIT="1")
+        done = subprocess.run([sys.executable, "-c", self.SCRIPT], env=env, capture_output=True,
+                              text=True, timeout=3 * TIMEOUT)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stdout, "first\n" + repr([x * x for x in range(10)]) + "\n")
 
 
 class DefaultTests(PoolTestCase):

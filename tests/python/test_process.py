@@ -6,15 +6,21 @@
 # worker; a forkserver child is a copy of the program as it was inside
 # Mp.init(). No test waits with sleep: each waits for the event itself
 # (join, the 'exited' signal, a main loop) with a generous bound that only
-# a bug reaches.
+# a bug reaches. The one exception is a thread's exit from the kernel's
+# view, which nothing portable notifies (a thread's pidfd needs Linux 6.9):
+# run_on_ended_thread() polls /proc for it, with the same bound.
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
 import itertools
 import os
+import select
 import signal
 import socket
+import subprocess
 import sys
+import threading
+import time
 import unittest
 
 import gi
@@ -38,6 +44,11 @@ WRONG_NAME = 5
 WRONG_DAEMON = 6
 WRONG_GREETING = 11
 WRONG_TYPE = 14
+NEVER_TOLD_TO_GO = 15
+
+# Set in the environment of this script run again as the parent that
+# test_parent_killed kills (see orphan_helper).
+ORPHAN_HELPER_ENV = "LIBMP_TEST_PROCESS_ORPHAN_HELPER"
 
 
 # ---- tasks (registered before Mp.init) -------------------------------------
@@ -77,6 +88,22 @@ def forever(ready_address="", default_sigint=False):
             s.sendall(b"ready")
     while True:
         signal.pause()
+
+
+@Mp.task
+def ready_go(ready, go):
+    """Sets ready (the child is up and has armed whatever ties it to its
+    parent), then waits for go: exits 0 once the parent sets it."""
+    ready.set()
+    if not go.wait(TIMEOUT):
+        Mp.exit(NEVER_TOLD_TO_GO)
+
+
+@Mp.task
+def ready_forever(ready):
+    """Sets ready, then runs until killed (or its parent goes)."""
+    ready.set()
+    Mp.Event().wait()
 
 
 @Mp.task
@@ -150,6 +177,67 @@ def count_zombies():
         if fields[0] == "Z" and int(fields[1]) == me:
             n += 1
     return n
+
+
+def run_on_ended_thread(func):
+    """Runs func() on a threading.Thread and returns once that thread has
+    ended and gone from the kernel's view (/proc/self/task/<tid>): the
+    kernel sends the parent-death signal of the children the thread
+    started when it goes, and a join returns a little before that.
+    Raises what func() raised.
+
+    Meanwhile this thread waits inside one C call, an Mp.Condition wait,
+    which func's thread sees (it gets the lock) before func runs: a fork
+    while another Python thread holds the GIL gives the child a GIL that
+    nobody will release (it hangs in PyGILState_Ensure before its task
+    runs), a hazard of forking from any Python thread, not what is tested
+    here; the other thread would hold it on its way from start() to
+    join()."""
+    outcome = {}
+    cond = Mp.Condition(Mp.Lock())
+
+    def body():
+        outcome["tid"] = threading.get_native_id()
+        try:
+            with cond:
+                try:
+                    func()
+                finally:
+                    outcome["done"] = True
+                    cond.notify()
+        except BaseException as e:
+            outcome["error"] = e
+
+    thread = threading.Thread(target=body, name="starter")
+    with cond:
+        thread.start()
+        # The lock is free only inside the C wait (wait_for tests its
+        # predicate holding it).
+        cond.wait_for(lambda: "done" in outcome, 2 * TIMEOUT)
+    thread.join(TIMEOUT)
+    if thread.is_alive():
+        raise AssertionError("the starting thread did not end (a bug)")
+    if "error" in outcome:
+        raise outcome["error"]
+    task_dir = f"/proc/self/task/{outcome['tid']}"
+    deadline = time.monotonic() + TIMEOUT
+    while os.path.exists(task_dir):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"thread {outcome['tid']} still there after it ended (a bug)")
+        time.sleep(0.001)
+
+
+def start_from_ended_thread(p, ready=None):
+    """Starts p from a thread that has ended when this returns. With
+    ready, that thread waits for the child to set it first, so the child
+    has armed whatever ties it to its parent before the thread goes."""
+
+    def start():
+        p.start()
+        if ready is not None and not ready.wait(TIMEOUT):
+            raise AssertionError("the child never got ready (a bug)")
+
+    run_on_ended_thread(start)
 
 
 _ready_counter = itertools.count()
@@ -511,6 +599,20 @@ class StartMethodTests:
         self.drain_main_context()
         self.assertEqual(exited, [8])
 
+    # started from a thread that ended
+
+    def test_started_from_ended_thread(self):
+        # The kernel's parent-death signal follows the thread that started
+        # a child, not the process: a child started from a short-lived
+        # thread must outlive it.
+        ready, go = Mp.Event(), Mp.Event()
+        p = self.stop_later(self.new(ready_go, (ready, go)))
+        start_from_ended_thread(p, ready)
+        go.set()
+        self.assertTrue(p.join(TIMEOUT))
+        self.assertEqual(p.exitcode, 0)
+        self.assertTrue(p.check_error())
+
     # many
 
     def test_many(self):
@@ -547,7 +649,97 @@ class SpawnTests(StartMethodTests, MpTestCase):
 class ForkserverTests(StartMethodTests, MpTestCase):
     method = Mp.StartMethod.FORKSERVER
 
-    pass
+
+# ---- a parent killed with SIGKILL ---------------------------------------------
+
+METHODS = (Mp.StartMethod.FORK, Mp.StartMethod.SPAWN, Mp.StartMethod.FORKSERVER)
+
+
+def orphan_helper():
+    """This script run again as a parent to kill: starts one child per
+    start method from the main thread, and one per method from a thread
+    that has ended, prints each child's pid once it runs, then waits to be
+    killed."""
+    for from_thread in (False, True):
+        for method in METHODS:
+            ready = Mp.Event()
+            p = Mp.Process(target=ready_forever, args=(ready,), start_method=method)
+            if from_thread:
+                start_from_ended_thread(p, ready)
+            else:
+                p.start()
+                if not ready.wait(TIMEOUT):
+                    raise AssertionError("the child never got ready (a bug)")
+            print(p.pid, flush=True)
+    while True:
+        signal.pause()
+
+
+class ParentKilledTests(MpTestCase):
+    N_CHILDREN = 2 * len(METHODS)
+
+    def read_lines(self, stream, n):
+        """n lines from stream (a pipe), each within TIMEOUT."""
+        data = b""
+        deadline = time.monotonic() + TIMEOUT
+        while data.count(b"\n") < n:
+            remaining = deadline - time.monotonic()
+            readable, _, _ = select.select([stream], [], [], max(remaining, 0))
+            self.assertTrue(readable, f"the helper printed {data!r} only (a bug)")
+            chunk = os.read(stream.fileno(), 4096)
+            self.assertTrue(chunk, f"the helper ended after printing {data!r}")
+            data += chunk
+        return data.decode().split()
+
+    def test_parent_killed(self):
+        # The parent is killed with SIGKILL: its children go too, those
+        # started from a thread that ended as well as the others.
+        env = dict(os.environ, **{ORPHAN_HELPER_ENV: "1"})
+        helper = subprocess.Popen([sys.executable, __file__], env=env, stdout=subprocess.PIPE)
+
+        def stop_helper():
+            if helper.poll() is None:
+                helper.kill()
+            helper.wait(TIMEOUT)
+            helper.stdout.close()
+
+        self.addCleanup(stop_helper)
+        pids = [int(line) for line in self.read_lines(helper.stdout, self.N_CHILDREN)]
+        self.assertEqual(len(set(pids)), self.N_CHILDREN, pids)
+        names = [f"{m.value_nick}{' from an ended thread' if i >= len(METHODS) else ''}"
+                 for i, m in enumerate(METHODS * 2)]
+
+        pidfds = []
+        for pid, name in zip(pids, names):
+            try:
+                pidfd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                self.fail(f"the {name} child was gone before its parent was killed")
+            pidfds.append(pidfd)
+
+            def kill_survivor(pidfd=pidfd):
+                # Only after a failure: no orphan outlives the test.
+                try:
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                os.close(pidfd)
+
+            self.addCleanup(kill_survivor)
+
+        helper.kill()
+        helper.wait(TIMEOUT)
+        self.assertEqual(helper.returncode, -signal.SIGKILL)
+
+        deadline = time.monotonic() + TIMEOUT
+        survivors = []
+        for pid, pidfd in zip(pids, pidfds):
+            # Readable once the process has exited; a generous bound that
+            # only a bug reaches.
+            readable, _, _ = select.select([pidfd], [], [], max(deadline - time.monotonic(), 0))
+            if not readable:
+                survivors.append(pid)
+        self.assertEqual(survivors, [], [names[pids.index(pid)] for pid in survivors])
 
 
 # ---- closures and the runtime ---------------------------------------------
@@ -660,4 +852,6 @@ class RuntimeTests(MpTestCase):
 
 
 if __name__ == "__main__":
+    if os.environ.get(ORPHAN_HELPER_ENV):
+        orphan_helper()
     unittest.main(verbosity=2)
