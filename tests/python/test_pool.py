@@ -147,8 +147,8 @@ def double(x):
 # These tasks are called through the introspected mp_pool_apply() and
 # mp_pool_map(), with GLib.Variants in and out: the library's blocking
 # apply over a worker's line and its map in place of an array of numbers,
-# as C calls them. (The override's maps of functions get there too: see
-# test_map_batches.)
+# as C calls them. (The override's apply() and maps of functions get
+# there too: see test_apply_interrupted and test_map_batches.)
 
 
 def die_how(how):
@@ -796,8 +796,9 @@ class StartMethodTests:
     # directly; whatever goes wrong meanwhile is ended by the pool's thread
     # as for a queued job. Python cannot see that the call went over the
     # line: each test makes the pool idle first (warm_up) and checks that
-    # the outcome is right. The override's apply() submits and waits (it
-    # never takes the line): it is checked next to the raw call.
+    # the outcome is right. The override's apply() is the same C call (on
+    # a thread of its own when made from the main thread): it is checked
+    # next to the raw call.
 
     def test_line_answers(self):
         pool = self.new_pool(1)
@@ -1141,12 +1142,13 @@ class StartMethodTests:
         self.assertTrue(pool.join(TIMEOUT))
         self.assertEqual(numbers_of(first), expected, "the first result after its pool")
 
-    # the override's maps in batches
+    # the override's maps in batches and blocking applies
     #
     # The override maps a function with a batch task (one call into Python
-    # per chunk in the worker), ints and floats as "ax"/"ad" in place.
-    # Python's semantics stay: results and their types, the first
-    # exception with the function's traceback, workers that die.
+    # per chunk in the worker), ints and floats as "ax"/"ad" in place, and
+    # its blocking apply() is mp_pool_apply(), which an idle pool runs over
+    # a worker's line. Python's semantics stay: results and their types,
+    # the first exception with the function's traceback, workers that die.
 
     def test_map_batches(self):
         pool = self.new_pool(2)
@@ -1234,6 +1236,122 @@ class StartMethodTests:
         self.assertEqual(pool.apply(get_init), 7)
         self.assertEqual(pool.map(square, range(5000)), [x * x for x in range(5000)])
         self.assertEqual(pool.starmap(add, [(1, 2)]), [3])
+
+    def test_apply_threads(self):
+        # Blocking applies from other threads (no signal handler runs
+        # there: a plain C call) and from the main thread give the same.
+        pool = self.new_pool(2)
+        self.warm_up(pool)
+
+        def applies(start):
+            values = [pool.apply(square, (i,)) for i in range(start, start + 100)]
+            error = self.assertMpError(Mp.Error.TASK_FAILED, pool.apply, fail, ("from a thread",))
+            return values, error.message
+
+        calls = [self.call_in_thread(applies, 1000 * t) for t in range(3)]
+        self.assertEqual([pool.apply(add, (i, 1)) for i in range(100)], list(range(1, 101)))
+        for t, call in enumerate(calls):
+            outcome = self.finish(call)
+            self.assertNotIn("error", outcome)
+            values, message = outcome["value"]
+            self.assertEqual(values, [i * i for i in range(1000 * t, 1000 * t + 100)])
+            self.assertTrue(message.endswith("ValueError: from a thread"), message)
+        self.assertEqual(pool.apply(describe, (1,), {"b": 2, "scale": 10}), 30)
+
+    def interrupt_main_once(self, waiter, handled, signum=signal.SIGINT, again=False):
+        """A thread that waits until the task runs, sends signum to the main
+        thread, waits until handled is set (by the handler, or once the
+        main thread caught the exception), then opens the gate and returns
+        whether handled was set before it did. (A wait the signal did not
+        interrupt ends with the gate's opening: the test fails rather than
+        hangs.) With again, it sends the signal every 0.2 s until then."""
+
+        def interrupt():
+            conn, said = waiter.accept()
+            with conn:
+                self.assertEqual(said, b"ready")
+                deadline = time.monotonic() + TIMEOUT
+                while True:
+                    signal.pthread_kill(threading.main_thread().ident, signum)
+                    ran = handled.wait(0.2 if again else TIMEOUT)
+                    if ran or time.monotonic() > deadline:
+                        break
+                try:
+                    conn.sendall(b"go")
+                except OSError:
+                    pass   # the task is gone
+            return ran
+
+        return self.call_in_thread(interrupt)
+
+    def test_apply_interrupted(self):
+        # Ctrl-C interrupts a blocking apply on the line with
+        # KeyboardInterrupt, as in Python; the call is cancelled (its
+        # worker killed and replaced, no unexpected death for
+        # max_restarts), and the pool goes on.
+        waiter = self.ready_waiter()
+        pool = self.new_pool(1, max_restarts=0)
+        self.warm_up(pool)
+        pid = self.only_worker_pid(pool)
+        caught = threading.Event()
+        interrupter = self.interrupt_main_once(waiter, caught)
+        with self.assertRaises(KeyboardInterrupt) as cm:
+            try:
+                pool.apply(gate, (waiter.address,))
+            except KeyboardInterrupt:
+                caught.set()
+                raise
+        self.assertTrue(cm.exception.__suppress_context__)
+        # Interrupted while the task still waited at its gate.
+        self.assertEqual(self.finish(interrupter), {"value": True})
+        self.assertEqual(pool.apply(square, (7,)), 49)
+        self.assertNotEqual(self.only_worker_pid(pool), pid)
+
+        # Another handler is set: the wait runs it, as every wait here, and
+        # the call goes on. One that does not raise: the apply ends with
+        # its result (the gate opens only once the handler ran).
+        pid = self.only_worker_pid(pool)
+        handled = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *unused: handled.set())
+        self.addCleanup(signal.signal, signal.SIGINT, previous)
+        interrupter = self.interrupt_main_once(waiter, handled)
+        self.assertEqual(pool.apply(gate, (waiter.address,)), "opened")
+        self.assertEqual(self.finish(interrupter), {"value": True})
+        signal.signal(signal.SIGINT, previous)
+
+        # One that raises (SIGUSR1 here): the apply raises it; its call goes
+        # on in its worker, which stays. (It raises only in the override's
+        # wait, and is sent until it did: a handler that happens to run in a
+        # __del__, GLib.Variant's say, has its exception ignored there.)
+        class Raised(Exception):
+            pass
+
+        override_file = sys.modules["gi.overrides.Mp"].__file__
+        waiting = [False]
+
+        def raising(signum, frame):
+            if waiting[0] and frame is not None and frame.f_code.co_filename == override_file:
+                raise Raised()
+
+        previous_usr1 = signal.signal(signal.SIGUSR1, raising)
+        self.addCleanup(signal.signal, signal.SIGUSR1, previous_usr1)
+        caught = threading.Event()
+        interrupter = self.interrupt_main_once(waiter, caught, signal.SIGUSR1, again=True)
+        with self.assertRaises(Raised):
+            waiting[0] = True
+            try:
+                pool.apply(gate, (waiter.address,))
+            except Raised:
+                waiting[0] = False
+                caught.set()
+                raise
+            finally:
+                waiting[0] = False
+        self.assertEqual(self.finish(interrupter), {"value": True})
+        signal.signal(signal.SIGUSR1, previous_usr1)
+        self.assertEqual(pool.apply(square, (8,)), 64)
+        self.assertEqual(self.only_worker_pid(pool), pid)
+        self.assertEqual(pool.props.n_failed, 1)
 
     # close, terminate, join
 

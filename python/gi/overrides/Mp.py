@@ -14,6 +14,8 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
+import _signal
+import _thread
 import array
 import collections
 import importlib
@@ -1206,6 +1208,102 @@ __all__.append("IMapIterator")
 # Pools copied into this fork child, never disposed here (see Pool.__del__).
 _forked_pools = []
 
+_pool_apply = Mp.Pool.apply
+
+# Signals and their Python handlers, read through _signal (signal's
+# wrappers make enums of them, 20 times slower).
+_SIGINT = int(_signal.SIGINT)
+_OTHER_SIGNALS = [int(s) for s in sorted(_signal.valid_signals()) if s != _signal.SIGINT]
+_NO_HANDLER = {int(_signal.SIG_DFL), int(_signal.SIG_IGN), None}
+
+
+def _only_ctrl_c():
+    """Whether the one Python signal handler is SIGINT's default, which
+    raises KeyboardInterrupt. (Only the main thread sets handlers: while
+    it is in a C call, they stay as they are.)"""
+    return (_signal.getsignal(_SIGINT) is _signal.default_int_handler
+            and set(map(_signal.getsignal, _OTHER_SIGNALS)) <= _NO_HANDLER)
+
+
+class _SignalWatch:
+    """Python runs a signal handler in the main thread between bytecodes,
+    so never while that thread is in a C call; but it writes the signal's
+    number to its wakeup fd at once. This process's watch reads that fd
+    on a thread of its own, and cancels the blocking C call the main
+    thread is making (see _apply_interruptibly); what it reads goes on to
+    the wakeup fd set before, if any."""
+
+    def __init__(self):
+        import socket
+        self.read, self.write = socket.socketpair()
+        self.write.setblocking(False)
+        self.lock = _thread.allocate_lock()
+        self.cancellable = None   # the call under way
+        self.previous = -1
+        self.interrupted = False
+        threading.Thread(target=self._run, name="Mp signal watch", daemon=True).start()
+
+    def on_sigint(self, signum, frame):
+        # SIGINT's handler during a call: the call ends with
+        # KeyboardInterrupt. (default_int_handler would raise it while
+        # PyGObject turns the call's error into an exception, which fails.)
+        self.interrupted = True
+
+    def _run(self):
+        while True:
+            data = self.read.recv(64)
+            with self.lock:
+                if self.previous >= 0:
+                    try:
+                        os.write(self.previous, data)
+                    except OSError:
+                        pass
+                if self.cancellable is not None:
+                    self.cancellable.cancel()
+
+
+_signal_watch = None
+_signal_watch_pid = None
+_NOT_MADE = object()
+
+
+def _apply_interruptibly(pool, task, args):
+    """The C blocking apply from the main thread, with Ctrl-C: a SIGINT
+    cancels it (its worker is killed and replaced, as a cancelled running
+    call's is) and raises KeyboardInterrupt. Only while SIGINT's handler is
+    the default one and no other signal has a Python handler (see
+    _only_ctrl_c): another handler should run during the wait, and may not
+    raise, which the killed call could not undo. _NOT_MADE when signals
+    cannot be watched here."""
+    global _signal_watch, _signal_watch_pid
+    if _signal_watch_pid != os.getpid():
+        _signal_watch = _SignalWatch()
+        _signal_watch_pid = os.getpid()
+    watch = _signal_watch
+    cancellable = Gio.Cancellable()
+    with watch.lock:
+        try:
+            watch.previous = _signal.set_wakeup_fd(watch.write.fileno())
+        except ValueError:
+            # Not the main interpreter: no signals here to watch.
+            return _NOT_MADE
+        watch.cancellable = cancellable
+    watch.interrupted = False
+    _signal.signal(_SIGINT, watch.on_sigint)
+    try:
+        return _pool_apply(pool, task, args, cancellable)
+    finally:
+        _signal.signal(_SIGINT, _signal.default_int_handler)
+        with watch.lock:
+            _signal.set_wakeup_fd(watch.previous)
+            watch.previous = -1
+            watch.cancellable = None
+        if watch.interrupted:
+            # The call's outcome (CANCELLED, if the SIGINT came in time)
+            # gives way, as default_int_handler would have raised.
+            raise KeyboardInterrupt
+
+
 _initable_init = Gio.Initable.init
 _get_worker_pids = Mp.Pool.get_worker_pids
 
@@ -1267,11 +1365,13 @@ class Pool(Mp.Pool):
 
     Speed: a map (starmap, imap) of a function runs a batch task in the
     workers, one call into Python per chunk, and ints or floats travel as
-    "ax"/"ad" arrays, in place when they are many (see _SlotTable).
+    "ax"/"ad" arrays, in place when they are many (see _SlotTable). The
+    blocking apply() is the library's, which an idle pool runs straight
+    on a worker (see MpPool).
 
     Pool() returns once its workers are started (as Python's). Blocking
     waits run in C in slices of a quarter of a second, so that Ctrl-C
-    interrupts them."""
+    interrupts them; see apply() for its own."""
 
     def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
                  start_method=None, retries=0, task_timeout=None, **props):
@@ -1373,6 +1473,33 @@ class Pool(Mp.Pool):
         return AsyncResult(self, result, target, callback, error_callback)
 
     def apply(self, func, args=(), kwds=None, *, timeout=None):
+        """As Python's; timeout (beyond Python) is this call's task_timeout.
+
+        Without timeout, the library's blocking apply, which an idle pool
+        runs straight on a worker (see MpPool). In the main thread Ctrl-C
+        interrupts it with KeyboardInterrupt, as in Python, by cancelling
+        the call: its worker is killed and replaced. (Python's call would
+        go on in its worker; a Ctrl-C in a terminal interrupts the workers
+        too, in both.) While any other Python signal handler is set, the
+        call is submitted and waited for in slices, so that the handler
+        runs during the wait, as with every other wait here."""
+        if timeout is None:
+            in_main = threading.current_thread() is threading.main_thread()
+            if not in_main or _only_ctrl_c():
+                target = _target(func)
+                call = target.call(args, kwds)
+                try:
+                    if in_main:
+                        value = _apply_interruptibly(self, target.task, call)
+                    else:
+                        # No signal handler runs in this thread.
+                        value = _pool_apply(self, target.task, call, None)
+                except GLib.Error as e:
+                    raise target.error(e) from None
+                except KeyboardInterrupt as e:
+                    raise e from None
+                if value is not _NOT_MADE:
+                    return from_variant(value)
         return self.apply_async(func, args, kwds, timeout=timeout).get()
 
     # map and starmap
