@@ -1,7 +1,7 @@
 # bench_pool_cpython.py: the CPython side of the pool benchmark
 #
 #   python3 bench_pool_cpython.py [--what map,imap,apply_async,apply]
-#       [--workers N] [--map-items N] [--imap-items N] [--async-tasks N]
+#       [--workers N] [--map-items N] [--map-small-items N] [--imap-items N] [--async-tasks N]
 #       [--apply-calls N] [--repeat N] [--start-method M] [--quick] [--json]
 #
 # The same measurements as bench-pool.c, with multiprocessing.Pool in
@@ -13,6 +13,8 @@
 #
 # map          pool.map(square, xs) over a list of --map-items (1,000,000)
 #              ints 0..N-1 (built before the clock), default chunksize.
+# map_small    the same over --map-small-items (100,000) ints (not in the
+#              default --what).
 # imap         for value in pool.imap(square, xs, chunksize=1) over
 #              --imap-items (100,000) ints.
 # apply_async  --async-tasks (10,000) pool.apply_async(square, (i,)), then
@@ -62,6 +64,10 @@ def measure_map(pool, n):
     t1 = time.monotonic_ns()
     check_list("map", values, n)
     return (t1 - t0) / 1e9, None
+
+
+def measure_map_small(pool, n):
+    return measure_map(pool, n)
 
 
 def measure_imap(pool, n):
@@ -118,7 +124,7 @@ def measure_apply(pool, n):
     return (end - start) / 1e9, calls
 
 
-MEASURES = {"map": measure_map, "imap": measure_imap, "apply_async": measure_apply_async,
+MEASURES = {"map": measure_map, "map_small": measure_map_small, "imap": measure_imap, "apply_async": measure_apply_async,
             "apply": measure_apply}
 
 
@@ -145,6 +151,7 @@ def main():
     parser.add_argument("--what", default="map,imap,apply_async,apply")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--map-items", type=int, default=None)
+    parser.add_argument("--map-small-items", type=int, default=None)
     parser.add_argument("--imap-items", type=int, default=None)
     parser.add_argument("--async-tasks", type=int, default=None)
     parser.add_argument("--apply-calls", type=int, default=None)
@@ -154,9 +161,9 @@ def main():
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    defaults = dict(map_items=1000000, imap_items=100000, async_tasks=10000, apply_calls=2000, repeat=3)
+    defaults = dict(map_items=1000000, map_small_items=100000, imap_items=100000, async_tasks=10000, apply_calls=2000, repeat=3)
     if args.quick:
-        defaults = dict(map_items=20000, imap_items=2000, async_tasks=1000, apply_calls=200, repeat=1)
+        defaults = dict(map_items=20000, map_small_items=2000, imap_items=2000, async_tasks=1000, apply_calls=200, repeat=1)
     for k, v in defaults.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
@@ -167,9 +174,9 @@ def main():
     ctx = multiprocessing.get_context(method)
     method_used = ctx.get_start_method()
 
-    items = {"map": args.map_items, "imap": args.imap_items, "apply_async": args.async_tasks,
+    items = {"map": args.map_items, "map_small": args.map_small_items, "imap": args.imap_items, "apply_async": args.async_tasks,
              "apply": args.apply_calls}
-    chunksize = {"map": 0, "imap": 1, "apply_async": 0, "apply": 0}
+    chunksize = {"map": 0, "map_small": 0, "imap": 1, "apply_async": 0, "apply": 0}
     plan = []
     for what in [w.strip() for w in args.what.split(",") if w.strip()]:
         if what not in MEASURES:
@@ -210,7 +217,7 @@ def main():
         print(f"{'what':<12} {'method':<11} {'items':>8} {'runs':>5} {'mean s':>10} {'median s':>10}  "
               f"figure (median)")
         for name, r in results.items():
-            if name in ("map", "imap"):
+            if name in ("map", "map_small", "imap"):
                 figure = f"{r['items'] / r['median']:.0f} items/s"
             elif name == "apply_async":
                 figure = f"{r['median'] * 1e6 / r['items']:.2f} us per task"

@@ -148,12 +148,11 @@ def double(x):
 
 # ---- tasks called by name (the introspected methods, see RawPool) ---------------
 #
-# The override's Pool.apply() submits and waits on the result, and its
-# map() sends each item as the arguments of the function it looks up
-# ("a(sv)"; "a(x)" for a task given by name): neither is the library's
-# blocking apply over a worker's line nor its map in place of an array of
-# numbers. These tasks are called through the introspected mp_pool_apply()
-# and mp_pool_map(), with GLib.Variants in and out.
+# These tasks are called through the introspected mp_pool_apply() and
+# mp_pool_map(), with GLib.Variants in and out: the library's blocking
+# apply over a worker's line and its map in place of an array of numbers,
+# as C calls them. (The override's apply() and maps of functions get
+# there too: see test_apply_interrupted and test_map_batches.)
 
 
 def die_how(how):
@@ -260,6 +259,49 @@ def to_d(v):
     return v / 4
 
 
+# ---- what the override's maps in batches run (see Mp.py, _SlotTable) ---------------
+
+
+def shift_up(x):
+    """x * 2**40: past int64 for x from 2**23."""
+    return x << 40
+
+
+def halve(x):
+    return x / 2
+
+
+DIES_ONCE_AT_5000 = "dies-once-at-5000"
+
+
+def square_dies_once_at_5000(x):
+    """As square_dies_at_5000, with a mark of its own."""
+    if x == 5000:
+        try:
+            fd = os.open(os.path.join(SCRATCH, DIES_ONCE_AT_5000), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            os.close(fd)
+            os.kill(os.getpid(), signal.SIGKILL)
+    return x * x
+
+
+def _make_adder(k):
+    def adder(x):
+        return x + k
+
+    adder.__name__ = adder.__qualname__ = f"add_{k}"
+    return adder
+
+
+# More module-level functions than the override has slots for batch maps.
+ADDERS = [_make_adder(k) for k in range(70)]
+for _adder in ADDERS:
+    globals()[_adder.__name__] = _adder
+del _adder
+
+
 def _twice(args, cancellable):
     """As test-pool.c's "twice": y -> y, i -> x, d -> d."""
     t = args.get_type_string()
@@ -284,6 +326,7 @@ Mp.register_task("test-pool.number-or-float", number_or_float)
 Mp.register_task("test-pool.gate", gate)
 Mp.register_task("test-pool.mark", mark)
 Mp.register_task("test-pool.twice", _twice, raw=True)
+Mp.register_task("test-pool.set-init", set_init)
 Mp.register_task("test-pool.to-y", lambda args, c: GLib.Variant.new_byte(to_y(args.unpack())), raw=True)
 Mp.register_task("test-pool.to-x", lambda args, c: GLib.Variant.new_int64(to_x(args.unpack())), raw=True)
 Mp.register_task("test-pool.to-d", lambda args, c: GLib.Variant.new_double(to_d(args.unpack())), raw=True)
@@ -827,8 +870,9 @@ class StartMethodTests:
     # directly; whatever goes wrong meanwhile is ended by the pool's thread
     # as for a queued job. Python cannot see that the call went over the
     # line: each test makes the pool idle first (warm_up) and checks that
-    # the outcome is right. The override's apply() submits and waits (it
-    # never takes the line): it is checked next to the raw call.
+    # the outcome is right. The override's apply() is the same C call (on
+    # a thread of its own when made from the main thread): it is checked
+    # next to the raw call.
 
     def test_line_answers(self):
         pool = self.new_pool(1)
@@ -1040,9 +1084,9 @@ class StartMethodTests:
     #
     # A map of numbers ("a" of y n q i u x t d, at least 32 KiB of items)
     # goes through memory the pool shares with its workers, and its result
-    # views that memory. Only the introspected mp_pool_map() gets there
-    # from Python: the override's map() sends "a(sv)" (a function) or
-    # "a(x)" (a task name), never "ax".
+    # views that memory. The introspected mp_pool_map() gets there with a
+    # task given by name; the override's map() of a function does with its
+    # batch tasks (see test_map_batches), and is checked next to it.
 
     def test_in_place_squares(self):
         pool = self.new_pool(2)
@@ -1059,8 +1103,8 @@ class StartMethodTests:
         # The items are the caller's: untouched by results written in place.
         self.assertEqual(numbers_of(items), list(range(n)))
 
-        # The override's map of the same ints (no arena for "a(sv)"): the
-        # same squares.
+        # The override's map of the same ints (in place too, through its
+        # batch task): the same squares.
         self.assertEqual(pool.map(square, range(n)), [x * x for x in range(n)])
 
     def test_in_place_types(self):
@@ -1148,7 +1192,7 @@ class StartMethodTests:
                 self.assertEqual(numbers_of(halves), [x // 2 for x in range(n)])
         mark = os.path.join(SCRATCH, DIES_AT_5000)
 
-        # Through the override (no arena): the same.
+        # Through the override (in place too, a batch task): the same.
         if os.path.exists(mark):
             os.unlink(mark)
         pool = self.new_pool(2, retries=1)
@@ -1171,6 +1215,217 @@ class StartMethodTests:
         pool.terminate()
         self.assertTrue(pool.join(TIMEOUT))
         self.assertEqual(numbers_of(first), expected, "the first result after its pool")
+
+    # the override's maps in batches and blocking applies
+    #
+    # The override maps a function with a batch task (one call into Python
+    # per chunk in the worker), ints and floats as "ax"/"ad" in place, and
+    # its blocking apply() is mp_pool_apply(), which an idle pool runs over
+    # a worker's line. Python's semantics stay: results and their types,
+    # the first exception with the function's traceback, workers that die.
+
+    def test_map_batches(self):
+        pool = self.new_pool(2)
+        n = 200000
+        before = pool.props.n_submitted
+        # Ints in place (200,000 int64: over IN_PLACE_BYTES), then floats.
+        self.assertEqual(pool.map(square, range(n)), [x * x for x in range(n)])
+        # Every item counted, as for the library's own maps.
+        self.assertEqual(pool.props.n_submitted - before, n)
+        floats = [x / 4 for x in range(n)]
+        got = pool.map(halve, floats)
+        self.assertEqual(got, [x / 8 for x in range(n)])
+        self.assertIs(type(got[0]), float)
+        self.assertEqual(pool.map(square, range(n), chunksize=997)[-3:], [x * x for x in range(n - 3, n)])
+        self.assertEqual(pool.map(halve, range(10)), [x / 2 for x in range(10)])
+        self.assertEqual(pool.starmap(add, [(i, 2 * i) for i in range(5000)]), [3 * i for i in range(5000)])
+        self.assertEqual(list(pool.imap(square, range(5000), chunksize=64)), [x * x for x in range(5000)])
+        self.assertEqual(sorted(pool.imap_unordered(halve, range(5000), 7)), [x / 2 for x in range(5000)])
+
+        # Types as they were: bools stay bools, mixed numbers their own,
+        # a tuple is one argument of map (spread by starmap).
+        for values in ([True, False] * 3, [1, 2.5, True, -7], [(1, 2), (3, 4)], [[1, 2], [3]], ["a", "b"],
+                       [None, None], [2**63 - 1, -2**63]):
+            with self.subTest(values=values):
+                got = pool.map(echo, values)
+                self.assertEqual(got, values)
+                self.assertEqual([type(v) for v in got], [type(v) for v in values])
+
+        # An int beyond int64 is refused before anything is sent, as before.
+        submitted = pool.props.n_submitted
+        with self.assertRaises(OverflowError):
+            pool.map(square, [1, 2**64])
+        self.assertEqual(pool.props.n_submitted, submitted)
+        # A result beyond int64 fails its chunk with the reason.
+        error = self.assertMpError(Mp.Error.TASK_FAILED, pool.map, shift_up, range(2**23 - 5, 2**23 + 5))
+        self.assertIn("OverflowError", error.message)
+
+        # The first exception, with the traceback of the function alone.
+        error = self.assertMpError(Mp.Error.TASK_FAILED, pool.map, fail_at, range(20000))
+        self.assertTrue(error.message.startswith("Traceback (most recent call last):"), error.message)
+        self.assertIn("in fail_at\n", error.message)
+        self.assertNotIn("overrides", error.message)
+        self.assertEqual(error.message.count('  File "'), 1, error.message)
+        self.assertTrue(error.message.endswith("ValueError: refused 3"), error.message)
+        error = self.assertMpError(Mp.Error.TASK_FAILED, pool.starmap, fail_on, [(i, 3) for i in range(10)])
+        self.assertEqual(error.message.count('  File "'), 1, error.message)
+        self.assertIn("ValueError: refused 3", error.message)
+        self.assertEqual(pool.map(square, range(3)), [0, 1, 4])
+
+    def test_map_batches_worker_dies(self):
+        # A worker killed during a map in place fails the map, naming the
+        # function; the pool replaces it and the same map then works.
+        mark = os.path.join(SCRATCH, DIES_ONCE_AT_5000)
+        if os.path.exists(mark):
+            os.unlink(mark)
+        self.addCleanup(lambda: os.path.exists(mark) and os.unlink(mark))
+        pool = self.new_pool(2)
+        error = self.assertMpError(Mp.Error.WORKER_DIED, pool.map, square_dies_once_at_5000, range(200000))
+        self.assertIn("killed by signal 9", error.message)
+        self.assertIn("__main__.square_dies_once_at_5000", error.message)
+        self.assertTrue(os.path.exists(mark))
+        self.assertEqual(pool.map(square_dies_once_at_5000, range(200000)), [x * x for x in range(200000)])
+        self.assertEqual(len(pool.get_worker_pids()), 2)
+
+    def test_map_batches_slots_full(self):
+        # More functions than slots: the rest are mapped item by item, with
+        # the same results. (A table of its own, so that the other tests
+        # still find slots.)
+        overrides = sys.modules["gi.overrides.Mp"]
+        overrides._slot_table_pid = None
+        self.addCleanup(setattr, overrides, "_slot_table_pid", None)
+        pool = self.new_pool(2)
+        for k, adder in enumerate(ADDERS):
+            self.assertEqual(pool.map(adder, range(100), chunksize=7), [x + k for x in range(100)])
+            self.assertEqual(pool.starmap(adder, [(1,), (2,)]), [1 + k, 2 + k])
+        self.assertEqual(len(pool._mp_slots.slots), 64)
+        # A pool made once the table is full still maps.
+        self.assertEqual(self.new_pool(1).map(ADDERS[-1], [1, 2]), [1 + 69, 2 + 69])
+
+    def test_map_task_initializer(self):
+        # A pool whose initializer is a task name carries no table of
+        # functions: its maps go item by item, as before.
+        pool = self.new_pool(1, initializer="test-pool.set-init", initargs=(7,))
+        self.assertIsNone(pool._mp_slots)
+        self.assertEqual(pool.apply(get_init), 7)
+        self.assertEqual(pool.map(square, range(5000)), [x * x for x in range(5000)])
+        self.assertEqual(pool.starmap(add, [(1, 2)]), [3])
+
+    def test_apply_threads(self):
+        # Blocking applies from other threads (no signal handler runs
+        # there: a plain C call) and from the main thread give the same.
+        pool = self.new_pool(2)
+        self.warm_up(pool)
+
+        def applies(start):
+            values = [pool.apply(square, (i,)) for i in range(start, start + 100)]
+            error = self.assertMpError(Mp.Error.TASK_FAILED, pool.apply, fail, ("from a thread",))
+            return values, error.message
+
+        calls = [self.call_in_thread(applies, 1000 * t) for t in range(3)]
+        self.assertEqual([pool.apply(add, (i, 1)) for i in range(100)], list(range(1, 101)))
+        for t, call in enumerate(calls):
+            outcome = self.finish(call)
+            self.assertNotIn("error", outcome)
+            values, message = outcome["value"]
+            self.assertEqual(values, [i * i for i in range(1000 * t, 1000 * t + 100)])
+            self.assertTrue(message.endswith("ValueError: from a thread"), message)
+        self.assertEqual(pool.apply(describe, (1,), {"b": 2, "scale": 10}), 30)
+
+    def interrupt_main_once(self, waiter, handled, signum=signal.SIGINT, again=False):
+        """A thread that waits until the task runs, sends signum to the main
+        thread, waits until handled is set (by the handler, or once the
+        main thread caught the exception), then opens the gate and returns
+        whether handled was set before it did. (A wait the signal did not
+        interrupt ends with the gate's opening: the test fails rather than
+        hangs.) With again, it sends the signal every 0.2 s until then."""
+
+        def interrupt():
+            conn, said = waiter.accept()
+            with conn:
+                self.assertEqual(said, b"ready")
+                deadline = time.monotonic() + TIMEOUT
+                while True:
+                    signal.pthread_kill(threading.main_thread().ident, signum)
+                    ran = handled.wait(0.2 if again else TIMEOUT)
+                    if ran or time.monotonic() > deadline:
+                        break
+                try:
+                    conn.sendall(b"go")
+                except OSError:
+                    pass   # the task is gone
+            return ran
+
+        return self.call_in_thread(interrupt)
+
+    def test_apply_interrupted(self):
+        # Ctrl-C interrupts a blocking apply on the line with
+        # KeyboardInterrupt, as in Python; the call is cancelled (its
+        # worker killed and replaced, no unexpected death for
+        # max_restarts), and the pool goes on.
+        waiter = self.ready_waiter()
+        pool = self.new_pool(1, max_restarts=0)
+        self.warm_up(pool)
+        pid = self.only_worker_pid(pool)
+        caught = threading.Event()
+        interrupter = self.interrupt_main_once(waiter, caught)
+        with self.assertRaises(KeyboardInterrupt) as cm:
+            try:
+                pool.apply(gate, (waiter.address,))
+            except KeyboardInterrupt:
+                caught.set()
+                raise
+        self.assertTrue(cm.exception.__suppress_context__)
+        # Interrupted while the task still waited at its gate.
+        self.assertEqual(self.finish(interrupter), {"value": True})
+        self.assertEqual(pool.apply(square, (7,)), 49)
+        self.assertNotEqual(self.only_worker_pid(pool), pid)
+
+        # Another handler is set: the wait runs it, as every wait here, and
+        # the call goes on. One that does not raise: the apply ends with
+        # its result (the gate opens only once the handler ran).
+        pid = self.only_worker_pid(pool)
+        handled = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *unused: handled.set())
+        self.addCleanup(signal.signal, signal.SIGINT, previous)
+        interrupter = self.interrupt_main_once(waiter, handled)
+        self.assertEqual(pool.apply(gate, (waiter.address,)), "opened")
+        self.assertEqual(self.finish(interrupter), {"value": True})
+        signal.signal(signal.SIGINT, previous)
+
+        # One that raises (SIGUSR1 here): the apply raises it; its call goes
+        # on in its worker, which stays. (It raises only in the override's
+        # wait, and is sent until it did: a handler that happens to run in a
+        # __del__, GLib.Variant's say, has its exception ignored there.)
+        class Raised(Exception):
+            pass
+
+        override_file = sys.modules["gi.overrides.Mp"].__file__
+        waiting = [False]
+
+        def raising(signum, frame):
+            if waiting[0] and frame is not None and frame.f_code.co_filename == override_file:
+                raise Raised()
+
+        previous_usr1 = signal.signal(signal.SIGUSR1, raising)
+        self.addCleanup(signal.signal, signal.SIGUSR1, previous_usr1)
+        caught = threading.Event()
+        interrupter = self.interrupt_main_once(waiter, caught, signal.SIGUSR1, again=True)
+        with self.assertRaises(Raised):
+            waiting[0] = True
+            try:
+                pool.apply(gate, (waiter.address,))
+            except Raised:
+                waiting[0] = False
+                caught.set()
+                raise
+            finally:
+                waiting[0] = False
+        self.assertEqual(self.finish(interrupter), {"value": True})
+        signal.signal(signal.SIGUSR1, previous_usr1)
+        self.assertEqual(pool.apply(square, (8,)), 64)
+        self.assertEqual(self.only_worker_pid(pool), pid)
+        self.assertEqual(pool.props.n_failed, 1)
 
     # close, terminate, join
 
@@ -1250,7 +1505,10 @@ class StartMethodTests:
         # Notified in the main context of the thread that made the pool.
         self.run_until(lambda: seen and seen[-1] == 10 and len(finished) == 2)
         self.assertEqual(pool.props.n_submitted, 10)
-        self.assertEqual(finished, [("gi.overrides.Mp.call", True)] * 2)
+        # A map of a function runs one of the override's batch tasks (see
+        # test_map_batches), which counts items as any map does.
+        self.assertEqual(len(finished), 2)
+        self.assertTrue(all(task.startswith("gi.overrides.Mp.map#") and ok for task, ok in finished), finished)
 
 
 class ForkTests(unittest.TestCase):

@@ -14,13 +14,19 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
+import _signal
+import _thread
+import array
 import collections
 import importlib
 import inspect
+import itertools
 import numbers
 import operator
 import os
 import queue as _queue
+import re
+import struct
 import sys
 import threading
 import time
@@ -67,6 +73,48 @@ def _run_in_child(func, *args):
         _flush()
 
 
+# Arrays of numbers go in and out in one go (a GLib.Variant per element
+# costs a microsecond or two): the array module's codes for them, in the
+# native layout that GVariant keeps in memory. "ab" comes out as bools;
+# "ay" is bytes (see from_variant).
+_ARRAY_CODES = {"an": "h", "aq": "H", "ai": "i", "au": "I", "ax": "q", "at": "Q", "ad": "d", "ab": "?"}
+_ARRAY_SIZES = {code: struct.calcsize(code) for code in _ARRAY_CODES.values()}
+_array_types = {}
+
+
+def _numbers_variant(type_string, values):
+    """An array GLib.Variant of type_string ("ax", "ad"...) holding the
+    array.array values, made from its bytes."""
+    vtype = _array_types.get(type_string)
+    if vtype is None:
+        vtype = _array_types[type_string] = GLib.VariantType.new(type_string)
+    return GLib.Variant.new_from_bytes(vtype, GLib.Bytes.new(values.tobytes()), True)
+
+
+def _numbers_variant_of(values):
+    """A list (or range) of ints as "ax", of floats as "ad", made in one
+    go; None for anything else (other types, ints beyond int64, empty),
+    which to_variant() converts element by element: the same type, or the
+    same error."""
+    if not values:
+        return None
+    if isinstance(values, range):
+        kind = int
+    else:
+        kinds = set(map(type, values))
+        if len(kinds) != 1:
+            return None
+        kind = kinds.pop()
+    try:
+        if kind is int:
+            return _numbers_variant("ax", array.array("q", values))
+        if kind is float:
+            return _numbers_variant("ad", array.array("d", values))
+    except OverflowError:
+        pass
+    return None
+
+
 def to_variant(value):
     """Turns a Python value into a GVariant, guessing the type as Python
     would print it: bool b, int x, float d, str s, bytes ay, tuple (...),
@@ -98,6 +146,9 @@ def to_variant(value):
     if isinstance(value, tuple):
         return GLib.Variant.new_tuple(*[to_variant(v) for v in value])
     if isinstance(value, (list, range)):
+        numbers = _numbers_variant_of(value)
+        if numbers is not None:
+            return numbers
         items = [to_variant(v) for v in value]
         types = {v.get_type_string() for v in items}
         if len(types) == 1:
@@ -124,6 +175,12 @@ def from_variant(value):
         return Mp.Shareable.new_from_variant(value)
     if t == "ay":
         return value.get_data_as_bytes().get_data() or b""
+    code = _ARRAY_CODES.get(t)
+    if code is not None:
+        data = value.get_data_as_bytes().get_data() or b""
+        if len(data) % _ARRAY_SIZES[code]:
+            return value.unpack()   # not in normal form: GLib's reading of it
+        return memoryview(data).cast(code).tolist()
     if "h" not in t and "v" not in t:
         if "ay" not in t:
             return value.unpack()
@@ -555,13 +612,8 @@ def _lookup(module, qualname):
 _found = {}
 
 
-def _call_by_name(args, cancellable):
-    """The task of every call of a function by name: its arguments are
-    "(sv)", the function's "module:qualname" and the call's arguments (a
-    tuple), or "(sva{sv})" with keyword arguments."""
-    name = args.get_child_value(0).get_string()
-    call_args = from_variant(args.get_child_value(1).get_variant())
-    kwargs = from_variant(args.get_child_value(2)) if args.n_children() > 2 else {}
+def _find(name):
+    """The function a worker calls by name ("module:qualname")."""
     func = _found.get(name)
     if func is None:
         module, _, qualname = name.partition(":")
@@ -571,6 +623,24 @@ def _call_by_name(args, cancellable):
             raise LookupError(
                 f"{module}.{qualname} is not defined in the worker (pid {os.getpid()}): spawn and forkserver "
                 "workers know only what the program defines before Mp.init()") from None
+    return func
+
+
+def _call_by_name(args, cancellable):
+    """The task of every call of a function by name: its arguments are
+    "(sv)", the function's "module:qualname" and the call's arguments (a
+    tuple), or "(sva{sv})" with keyword arguments. A pool's initializer
+    has a fourth: the pool's table of functions (see _SlotTable), which
+    this worker keeps; its name is "" when the pool has no initializer."""
+    n = args.n_children()
+    if n > 3:
+        _worker_slots.set(from_variant(args.get_child_value(3).get_variant()))
+    name = args.get_child_value(0).get_string()
+    if not name:
+        return None
+    call_args = from_variant(args.get_child_value(1).get_variant())
+    kwargs = from_variant(args.get_child_value(2)) if n > 2 else {}
+    func = _find(name)
     try:
         result = func(*call_args, **kwargs)
     except Exception as e:
@@ -580,6 +650,143 @@ def _call_by_name(args, cancellable):
 
 
 register_task(_CALL_TASK, _call_by_name, raw=True)
+
+
+# ---- Maps in batches ----------------------------------------------------------
+#
+# Calling a function by name item by item costs a task call per item in
+# the worker (the library calls into Python, the arguments and the result
+# each a GLib.Variant, 10 us or more) and a "(sv)" per item here. A map
+# instead runs a batch task (mp_register_batch_task): the worker calls
+# into Python once per chunk, with the chunk's items as one array, and
+# gives back one array of results. Items that are all ints (or all
+# floats) travel as "ax" ("ad"), which the pool hands its workers in place
+# (through memory it shares with them, see MpPool), and so do such
+# results.
+#
+# A batch's items are the bare arguments, so the task's name must say
+# which function to call; and tasks are registered before Mp.init(), in
+# every process, so that spawn and forkserver workers know them. So there
+# are _N_SLOTS tasks, "gi.overrides.Mp.map#<k>", one per slot of a table
+# of functions by name: this process's table, in shared memory, reaches
+# every worker of its pools through the pool's initializer (a fourth
+# argument of _call_by_name) and a slot, once given to a function, is
+# never given to another, so a worker may keep what it looked up.
+# A process with more than _N_SLOTS functions in maps, or a pool whose
+# initializer is a task name, maps item by item as before.
+
+_SLOT_TASK = "gi.overrides.Mp.map#"
+_SLOT_TASK_NAME = re.compile(r"gi\.overrides\.Mp\.map#[0-9]+")
+_N_SLOTS = 64
+_SLOT_BYTES = 256
+
+
+class _WorkerSlots:
+    """The table of the pool this process works for, and the functions
+    looked up from it."""
+
+    def __init__(self):
+        self.memory = None
+        self.functions = {}
+
+    def set(self, memory):
+        self.memory = memory
+        self.functions = {}
+
+    def get(self, k):
+        """(function, star) of slot k."""
+        entry = self.functions.get(k)
+        if entry is None:
+            if self.memory is None:
+                raise LookupError(f"this process (pid {os.getpid()}) is no worker of a Python pool")
+            raw = bytes(self.memory.buf[k * _SLOT_BYTES:(k + 1) * _SLOT_BYTES])
+            raw = raw[:raw.find(b"\0")]
+            if not raw:
+                raise LookupError(f"slot {k} of the pool's functions is empty (pid {os.getpid()})")
+            entry = self.functions[k] = (_find(raw[1:].decode()), raw[:1] == b"*")
+        return entry
+
+
+_worker_slots = _WorkerSlots()
+
+
+def _results_variant(results):
+    """The results of a batch, as the library would have put the results
+    of single calls together: "ax" or "ad" when they are all ints or all
+    floats, else an array of their one type, else "av"."""
+    numbers = _numbers_variant_of(results)
+    if numbers is not None:
+        return numbers
+    return _result_variant(results)
+
+
+def _slot_task(k):
+    def batch(items, cancellable):
+        def call():
+            func, star = _worker_slots.get(k)
+            args = from_variant(items)
+            try:
+                # map and starmap call func with no frame of their own
+                # between: the traceback starts at func, as for one call.
+                results = list(itertools.starmap(func, args) if star else map(func, args))
+            except Exception as e:
+                raise _error_from_exception(e.with_traceback(e.__traceback__.tb_next)) from None
+            return _results_variant(results)
+
+        return _run_in_child(call)
+
+    return batch
+
+
+for _k in range(_N_SLOTS):
+    Mp.register_batch_task(f"{_SLOT_TASK}{_k}", _slot_task(_k))
+del _k
+
+
+class _SlotTable:
+    """This process's table of the functions its pools map: slot k holds
+    "-module:qualname" (or "*..." for a starmap), NUL-ended, in shared
+    memory that every worker of its pools maps."""
+
+    def __init__(self):
+        self.memory = SharedMemory(create=True, size=_N_SLOTS * _SLOT_BYTES)
+        self.slots = {}
+        self.lock = threading.Lock()
+
+    def task(self, name, star):
+        """The slot task for name, or None when no slot is left."""
+        key = (name, star)
+        k = self.slots.get(key)
+        if k is None:
+            raw = (b"*" if star else b"-") + name.encode() + b"\0"
+            with self.lock:
+                k = self.slots.get(key)
+                if k is None:
+                    if len(self.slots) >= _N_SLOTS or len(raw) > _SLOT_BYTES:
+                        return None
+                    k = len(self.slots)
+                    # Written before any job names the slot: the workers
+                    # read it once such a job reached them.
+                    self.memory.buf[k * _SLOT_BYTES:k * _SLOT_BYTES + len(raw)] = raw
+                    self.slots[key] = k
+        return f"{_SLOT_TASK}{k}"
+
+
+_slot_table = None
+_slot_table_pid = None
+
+
+def _own_slot_table():
+    """This process's table (a fork child makes its own), or None if it
+    cannot be made."""
+    global _slot_table, _slot_table_pid
+    if _slot_table_pid != os.getpid():
+        _slot_table_pid = os.getpid()
+        try:
+            _slot_table = _SlotTable()
+        except Exception:
+            _slot_table = None
+    return _slot_table
 
 
 def _timeout_error(message):
@@ -611,6 +818,39 @@ def _sliced_wait(wait, timeout):
             return False
 
 
+def _star_args(item):
+    try:
+        return tuple(item)
+    except TypeError:
+        raise TypeError(f"starmap takes an iterable of argument tuples, not of {type(item).__name__}") from None
+
+
+def _batch_items(iterable, star):
+    """The items of a map by a batch task (see _SlotTable): the bare
+    argument of each call (starmap: its arguments tuple), as one array."""
+    return to_variant([_star_args(item) for item in iterable] if star else iterable)
+
+
+# The targets of functions given to pools, by function (a program calls
+# the same few again and again).
+_targets = {}
+
+
+def _target(func):
+    """_Target(func), made once for a function called again."""
+    try:
+        target = _targets.get(func)
+    except TypeError:
+        return _Target(func)
+    if target is not None and target.still(func):
+        return target
+    target = _Target(func)
+    if len(_targets) >= 1024:
+        _targets.clear()
+    _targets[func] = target
+    return target
+
+
 class _Target:
     """Where the calls of func go: the task that looks it up by name (a
     module-level function, as Python's Pool pickles it), a task
@@ -635,8 +875,9 @@ class _Target:
         if found is func:
             self.task = _CALL_TASK
             self.name = (module, qualname)
+            self.full_name = f"{module}:{qualname}"
             # What every call starts with, made once.
-            self._name = GLib.Variant.new_string(f"{module}:{qualname}")
+            self._name = GLib.Variant.new_string(self.full_name)
             return
         registered = getattr(func, "__mp_task_name__", None)
         if registered is not None:
@@ -647,12 +888,40 @@ class _Target:
             f"{func!r} cannot go to a pool worker: give a function defined at module level (before "
             "Mp.init() for spawn and forkserver workers), as Python's Pool needs a picklable one")
 
+    def still(self, func):
+        """Whether func is still what this target was made for (the
+        function its module has under its name)."""
+        if self.name is None:
+            return True
+        module, qualname = self.name
+        if "." in qualname:
+            try:
+                return _lookup(module, qualname) is func
+            except Exception:
+                return False
+        return getattr(sys.modules.get(module), qualname, None) is func
+
     def error(self, error):
         """error, naming the function rather than the task that looks it
         up (a worker that died, a timeout)."""
-        if self.name is None or _CALL_TASK not in error.message:
+        if self.name is None:
             return error
-        return GLib.Error(error.message.replace(_CALL_TASK, ".".join(self.name)), error.domain, error.code)
+        message = error.message
+        if _CALL_TASK in message:
+            message = message.replace(_CALL_TASK, ".".join(self.name))
+        elif _SLOT_TASK in message:
+            message = _SLOT_TASK_NAME.sub(lambda m: ".".join(self.name), message)
+        else:
+            return error
+        return GLib.Error(message, error.domain, error.code)
+
+    def slot_task(self, pool, star):
+        """The batch task that maps this function (starmap: star) in
+        pool's workers, or None (see _SlotTable)."""
+        if self.name is None:
+            return None
+        table = pool.__dict__.get("_mp_slots")
+        return None if table is None else table.task(self.full_name, star)
 
     def call(self, args=(), kwargs=None):
         """One call's arguments, as the task takes them."""
@@ -673,12 +942,7 @@ class _Target:
         calls = []
         for item in iterable:
             if star:
-                try:
-                    item = tuple(item)
-                except TypeError:
-                    raise TypeError(f"starmap takes an iterable of argument tuples, not of {type(item).__name__}") \
-                        from None
-                calls.append(self.call(item))
+                calls.append(self.call(_star_args(item)))
             else:
                 calls.append(self.call((item,)))
         if not calls:
@@ -944,6 +1208,102 @@ __all__.append("IMapIterator")
 # Pools copied into this fork child, never disposed here (see Pool.__del__).
 _forked_pools = []
 
+_pool_apply = Mp.Pool.apply
+
+# Signals and their Python handlers, read through _signal (signal's
+# wrappers make enums of them, 20 times slower).
+_SIGINT = int(_signal.SIGINT)
+_OTHER_SIGNALS = [int(s) for s in sorted(_signal.valid_signals()) if s != _signal.SIGINT]
+_NO_HANDLER = {int(_signal.SIG_DFL), int(_signal.SIG_IGN), None}
+
+
+def _only_ctrl_c():
+    """Whether the one Python signal handler is SIGINT's default, which
+    raises KeyboardInterrupt. (Only the main thread sets handlers: while
+    it is in a C call, they stay as they are.)"""
+    return (_signal.getsignal(_SIGINT) is _signal.default_int_handler
+            and set(map(_signal.getsignal, _OTHER_SIGNALS)) <= _NO_HANDLER)
+
+
+class _SignalWatch:
+    """Python runs a signal handler in the main thread between bytecodes,
+    so never while that thread is in a C call; but it writes the signal's
+    number to its wakeup fd at once. This process's watch reads that fd
+    on a thread of its own, and cancels the blocking C call the main
+    thread is making (see _apply_interruptibly); what it reads goes on to
+    the wakeup fd set before, if any."""
+
+    def __init__(self):
+        import socket
+        self.read, self.write = socket.socketpair()
+        self.write.setblocking(False)
+        self.lock = _thread.allocate_lock()
+        self.cancellable = None   # the call under way
+        self.previous = -1
+        self.interrupted = False
+        threading.Thread(target=self._run, name="Mp signal watch", daemon=True).start()
+
+    def on_sigint(self, signum, frame):
+        # SIGINT's handler during a call: the call ends with
+        # KeyboardInterrupt. (default_int_handler would raise it while
+        # PyGObject turns the call's error into an exception, which fails.)
+        self.interrupted = True
+
+    def _run(self):
+        while True:
+            data = self.read.recv(64)
+            with self.lock:
+                if self.previous >= 0:
+                    try:
+                        os.write(self.previous, data)
+                    except OSError:
+                        pass
+                if self.cancellable is not None:
+                    self.cancellable.cancel()
+
+
+_signal_watch = None
+_signal_watch_pid = None
+_NOT_MADE = object()
+
+
+def _apply_interruptibly(pool, task, args):
+    """The C blocking apply from the main thread, with Ctrl-C: a SIGINT
+    cancels it (its worker is killed and replaced, as a cancelled running
+    call's is) and raises KeyboardInterrupt. Only while SIGINT's handler is
+    the default one and no other signal has a Python handler (see
+    _only_ctrl_c): another handler should run during the wait, and may not
+    raise, which the killed call could not undo. _NOT_MADE when signals
+    cannot be watched here."""
+    global _signal_watch, _signal_watch_pid
+    if _signal_watch_pid != os.getpid():
+        _signal_watch = _SignalWatch()
+        _signal_watch_pid = os.getpid()
+    watch = _signal_watch
+    cancellable = Gio.Cancellable()
+    with watch.lock:
+        try:
+            watch.previous = _signal.set_wakeup_fd(watch.write.fileno())
+        except ValueError:
+            # Not the main interpreter: no signals here to watch.
+            return _NOT_MADE
+        watch.cancellable = cancellable
+    watch.interrupted = False
+    _signal.signal(_SIGINT, watch.on_sigint)
+    try:
+        return _pool_apply(pool, task, args, cancellable)
+    finally:
+        _signal.signal(_SIGINT, _signal.default_int_handler)
+        with watch.lock:
+            _signal.set_wakeup_fd(watch.previous)
+            watch.previous = -1
+            watch.cancellable = None
+        if watch.interrupted:
+            # The call's outcome (CANCELLED, if the SIGINT came in time)
+            # gives way, as default_int_handler would have raised.
+            raise KeyboardInterrupt
+
+
 _initable_init = Gio.Initable.init
 _get_worker_pids = Mp.Pool.get_worker_pids
 
@@ -1003,9 +1363,15 @@ class Pool(Mp.Pool):
     holds the GIL hangs on its first task): after Mp.init(), fork, asked
     for or the default, means forkserver.
 
+    Speed: a map (starmap, imap) of a function runs a batch task in the
+    workers, one call into Python per chunk, and ints or floats travel as
+    "ax"/"ad" arrays, in place when they are many (see _SlotTable). The
+    blocking apply() is the library's, which an idle pool runs straight
+    on a worker (see MpPool).
+
     Pool() returns once its workers are started (as Python's). Blocking
     waits run in C in slices of a quarter of a second, so that Ctrl-C
-    interrupts them."""
+    interrupts them; see apply() for its own."""
 
     def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
                  start_method=None, retries=0, task_timeout=None, **props):
@@ -1017,12 +1383,26 @@ class Pool(Mp.Pool):
             if not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0:
                 raise ValueError("maxtasksperchild must be a positive int or None")
             props["max_tasks_per_worker"] = maxtasksperchild
+        init = None
         if initializer is not None:
             if not callable(initializer) and not isinstance(initializer, str):
                 raise TypeError("initializer must be a callable")
-            target = _Target(initializer)
-            props["initializer"] = target.task
-            props["initargs"] = target.call(initargs)
+            init = _Target(initializer)
+        # The table of functions for maps reaches the workers with the
+        # initializer (see _SlotTable): a function's, or none.
+        slots = _own_slot_table() if init is None or init.name is not None else None
+        if slots is not None:
+            if init is not None:
+                call = init.call(initargs)
+                name, args = call.get_child_value(0), call.get_child_value(1)
+            else:
+                name, args = GLib.Variant.new_string(""), GLib.Variant.new_variant(GLib.Variant.new_tuple())
+            props["initializer"] = _CALL_TASK
+            props["initargs"] = GLib.Variant.new_tuple(name, args, GLib.Variant("a{sv}", {}),
+                                                       GLib.Variant.new_variant(to_variant(slots.memory)))
+        elif init is not None:
+            props["initializer"] = init.task
+            props["initargs"] = init.call(initargs)
         if start_method is not None:
             props["start_method"] = _start_method(start_method)
         if retries:
@@ -1031,6 +1411,7 @@ class Pool(Mp.Pool):
             props["task_timeout"] = float(task_timeout)
         super().__init__(**props)
         self._mp_pid = os.getpid()
+        self._mp_slots = slots
         # What the parent printed comes before what the workers print.
         _flush()
         # Pool() returns with its workers started, as Python's: the second
@@ -1086,12 +1467,39 @@ class Pool(Mp.Pool):
 
     def apply_async(self, func, args=(), kwds=None, callback=None, error_callback=None, *, timeout=None):
         """As Python's; timeout (beyond Python) is this call's task_timeout."""
-        target = _Target(func)
+        target = _target(func)
         result = self.submit(target.task, target.call(args, kwds), -1.0 if timeout is None else float(timeout))
         self._pool_keep(result, (args, kwds))
         return AsyncResult(self, result, target, callback, error_callback)
 
     def apply(self, func, args=(), kwds=None, *, timeout=None):
+        """As Python's; timeout (beyond Python) is this call's task_timeout.
+
+        Without timeout, the library's blocking apply, which an idle pool
+        runs straight on a worker (see MpPool). In the main thread Ctrl-C
+        interrupts it with KeyboardInterrupt, as in Python, by cancelling
+        the call: its worker is killed and replaced. (Python's call would
+        go on in its worker; a Ctrl-C in a terminal interrupts the workers
+        too, in both.) While any other Python signal handler is set, the
+        call is submitted and waited for in slices, so that the handler
+        runs during the wait, as with every other wait here."""
+        if timeout is None:
+            in_main = threading.current_thread() is threading.main_thread()
+            if not in_main or _only_ctrl_c():
+                target = _target(func)
+                call = target.call(args, kwds)
+                try:
+                    if in_main:
+                        value = _apply_interruptibly(self, target.task, call)
+                    else:
+                        # No signal handler runs in this thread.
+                        value = _pool_apply(self, target.task, call, None)
+                except GLib.Error as e:
+                    raise target.error(e) from None
+                except KeyboardInterrupt as e:
+                    raise e from None
+                if value is not _NOT_MADE:
+                    return from_variant(value)
         return self.apply_async(func, args, kwds, timeout=timeout).get()
 
     # map and starmap
@@ -1099,9 +1507,13 @@ class Pool(Mp.Pool):
     def _map_async(self, func, iterable, chunksize, callback, error_callback, star):
         if chunksize is not None and (not isinstance(chunksize, int) or chunksize < 1):
             raise ValueError(f"Chunksize must be 1+, not {chunksize!r}")
-        target = _Target(func)
+        target = _target(func)
         iterable = list(iterable)
-        result = self.submit_map(target.task, target.items(iterable, star), chunksize or 0)
+        task = target.slot_task(self, star)
+        if task is not None:
+            result = self.submit_map(task, _batch_items(iterable, star), chunksize or 0)
+        else:
+            result = self.submit_map(target.task, target.items(iterable, star), chunksize or 0)
         self._pool_keep(result, iterable)
         return AsyncResult(self, result, target, callback, error_callback)
 
@@ -1122,13 +1534,17 @@ class Pool(Mp.Pool):
     def _imap(self, func, iterable, chunksize, ordered):
         if not isinstance(chunksize, int) or chunksize < 1:
             raise ValueError(f"Chunksize must be 1+, not {chunksize!r}")
-        target = _Target(func)
+        target = _target(func)
         iterable = list(iterable)
-        items = target.items(iterable, False)
-        if ordered:
-            iterator = Mp.Pool.imap(self, target.task, items, chunksize)
+        task = target.slot_task(self, False)
+        if task is not None:
+            items = _batch_items(iterable, False)
         else:
-            iterator = Mp.Pool.imap_unordered(self, target.task, items, chunksize)
+            task, items = target.task, target.items(iterable, False)
+        if ordered:
+            iterator = Mp.Pool.imap(self, task, items, chunksize)
+        else:
+            iterator = Mp.Pool.imap_unordered(self, task, items, chunksize)
         result = IMapIterator(self, iterator, target)
         # The items' objects (locks, values...) live while the iterator does.
         result._items = iterable
