@@ -22,6 +22,7 @@ struct _MpPoolLine
   int         pidfd;
   gpointer    job;        /* atomic */
   gint        killed;     /* atomic */
+  MpSpinGauge spin;       /* the borrower's */
 };
 
 MpPoolLine *
@@ -32,6 +33,7 @@ mp_pool_line_new (MpChannel *channel,
 
   line->ref_count = 1;
   line->state = MP_POOL_LINE_IDLE;
+  line->spin = (MpSpinGauge) MP_SPIN_GAUGE_INIT;
   line->channel = channel;
   line->pidfd = pidfd;
   return line;
@@ -140,9 +142,9 @@ mp_pool_line_call (MpPoolLine    *line,
 {
   g_autoptr(MpMessage) job = NULL;
   GPollFD pfds[3] = { { mp_channel_get_fd (line->channel), G_IO_IN, 0 }, { line->pidfd, G_IO_IN, 0 }, { -1, G_IO_IN, 0 } };
-  gboolean have_cancel_fd, worker_gone = FALSE;
+  gboolean have_cancel_fd, worker_gone = FALSE, spinning;
   MpPoolLineOutcome outcome;
-  gint64 spin_until;
+  gint64 spin_until, budget;
 
   job = mp_message_new (MP_WIRE_KIND_VALUE,
                         g_variant_new (MP_POOL_JOB_TYPE, id, (guint8) MP_POOL_JOB_APPLY, task, payload));
@@ -150,7 +152,9 @@ mp_pool_line_call (MpPoolLine    *line,
     return MP_POOL_LINE_UNSENT;
 
   have_cancel_fd = g_cancellable_make_pollfd (cancellable, &pfds[2]);
-  spin_until = g_get_monotonic_time () + MP_POOL_LINE_SPIN_US;
+  budget = mp_spin_gauge_budget (&line->spin, MP_POOL_LINE_SPIN_US);
+  spin_until = g_get_monotonic_time () + budget;
+  spinning = budget > 0;
   for (;;)
     {
       g_autoptr(GError) error = NULL;
@@ -164,6 +168,8 @@ mp_pool_line_call (MpPoolLine    *line,
         {
           if (read_answer (message, id, ok, value))
             {
+              if (spinning)
+                mp_spin_gauge_record (&line->spin, TRUE);
               outcome = MP_POOL_LINE_ANSWERED;
               break;
             }
@@ -184,6 +190,11 @@ mp_pool_line_call (MpPoolLine    *line,
         {
           mp_cpu_relax ();
           continue;
+        }
+      if (spinning)
+        {
+          mp_spin_gauge_record (&line->spin, FALSE);
+          spinning = FALSE;
         }
       if (g_cancellable_is_cancelled (cancellable))
         {

@@ -632,16 +632,20 @@ replies_finish (Replies  *r,
 /* The next message from the pool's channel or from the worker's line
  * (*@from_line); NULL once the pool closed its channel. A line the pool
  * closed is forgotten. With @spin (a call came on the line), both are
- * looked at for MP_POOL_LINE_SPIN_US before the worker sleeps: a blocking
- * caller often asks again at once. */
+ * looked at for MP_POOL_LINE_SPIN_US before the worker sleeps, as long as
+ * that pays (@gauge): a blocking caller often asks again at once. */
 static MpMessage *
-next_message (MpChannel  *channel,
-              MpChannel **line,
-              gboolean    spin,
-              gboolean   *from_line)
+next_message (MpChannel    *channel,
+              MpChannel   **line,
+              gboolean      spin,
+              MpSpinGauge  *gauge,
+              gboolean     *from_line)
 {
-  gint64 spin_until = spin ? g_get_monotonic_time () + MP_POOL_LINE_SPIN_US : 0;
+  gint64 budget = spin ? mp_spin_gauge_budget (gauge, MP_POOL_LINE_SPIN_US) : 0;
+  gint64 spin_until = budget > 0 ? g_get_monotonic_time () + budget : 0;
   gboolean look = TRUE;
+
+  spin = budget > 0;
 
   for (;;)
     {
@@ -654,6 +658,8 @@ next_message (MpChannel  *channel,
           message = mp_channel_try_receive (*line, &would_block, NULL);
           if (message != NULL)
             {
+              if (spin)
+                mp_spin_gauge_record (gauge, TRUE);
               *from_line = TRUE;
               return message;
             }
@@ -665,6 +671,8 @@ next_message (MpChannel  *channel,
           message = mp_channel_try_receive (channel, &would_block, NULL);
           if (message != NULL || !would_block)
             {
+              if (spin)
+                mp_spin_gauge_record (gauge, TRUE);
               *from_line = FALSE;
               return message;
             }
@@ -673,6 +681,11 @@ next_message (MpChannel  *channel,
         {
           mp_cpu_relax ();
           continue;
+        }
+      if (spin)
+        {
+          mp_spin_gauge_record (gauge, FALSE);
+          spin = FALSE;
         }
       if (*line != NULL)
         pfds[1].fd = mp_channel_get_fd (*line);
@@ -758,6 +771,7 @@ mp_pool_worker_run (GVariant      *args,
   TaskCache tasks = { 0 };
   MpPoolArenaView view = { 0 };
   Replies replies = { 0 };
+  MpSpinGauge spin_gauge = MP_SPIN_GAUGE_INIT;
   const char *initializer;
   gint32 handle, line_handle;
   guint32 max_jobs, n = 0;
@@ -821,7 +835,7 @@ mp_pool_worker_run (GVariant      *args,
       MpPoolRecordReader reader = { 0 };
       gboolean records, more = TRUE, from_line = FALSE;
 
-      message = next_message (channel, &line, spin, &from_line);
+      message = next_message (channel, &line, spin, &spin_gauge, &from_line);
       /* The pool closed its end: nothing more to do. */
       if (message == NULL)
         break;

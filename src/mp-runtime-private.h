@@ -81,4 +81,41 @@ mp_cpu_relax (void)
  * 2-5 us is best; 30 us or more takes the core from the partner. */
 #define MP_SPIN_US 4
 
+/* Whether a longer spin pays off, learnt from the last ones: a spin that
+ * saw its event raises the score, one that did not (the partner had no
+ * CPU, or the work took longer) halves it. At 0 the waiter sleeps at
+ * once, and spins again one time in MP_SPIN_PROBE_EVERY to look whether
+ * things changed. Spinning on a machine whose CPUs are all busy only
+ * takes the partner's CPU. One gauge per waiter; not thread-safe. */
+typedef struct
+{
+  guint score;
+  guint skipped;
+} MpSpinGauge;
+
+#define MP_SPIN_GAUGE_INIT  { 4, 0 }
+#define MP_SPIN_SCORE_MAX   4
+#define MP_SPIN_PROBE_EVERY 16
+
+/* How long to spin now: @max_us, or 0. */
+static inline gint64
+mp_spin_gauge_budget (MpSpinGauge *gauge,
+                      gint64       max_us)
+{
+  if (gauge->score > 0)
+    return max_us;
+  if (++gauge->skipped < MP_SPIN_PROBE_EVERY)
+    return 0;
+  gauge->skipped = 0;
+  return max_us;
+}
+
+/* After a spin of a nonzero budget: whether the event came during it. */
+static inline void
+mp_spin_gauge_record (MpSpinGauge *gauge,
+                      gboolean     seen)
+{
+  gauge->score = seen ? MIN (gauge->score + 1, MP_SPIN_SCORE_MAX) : gauge->score / 2;
+}
+
 G_END_DECLS
