@@ -139,16 +139,27 @@ def summary(samples):
     }
 
 
-def main():
+def cpython_pools(method, workers):
+    """multiprocessing's pools: the start method used, and a maker of warm pools."""
+    import sys
+    if method is not None and method not in multiprocessing.get_all_start_methods():
+        sys.exit(f"unknown or unavailable start method {method!r}")
+    ctx = multiprocessing.get_context(method)
+    return ctx.get_start_method(), lambda: pool_new_warm(ctx, workers)
+
+
+def main(program="cpython", kind="cpython", pools=cpython_pools, what="map,imap,apply_async,apply"):
+    """Parses the command line, runs the measurements on pools made by
+    pools(method, workers) and prints them; bench_pool_python.py runs it
+    on libmp's Python pool."""
     import argparse
     import json
     import os
     import statistics
     import sys
 
-    parser = argparse.ArgumentParser(
-        description="CPython side of the pool benchmark: multiprocessing.Pool's calls")
-    parser.add_argument("--what", default="map,imap,apply_async,apply")
+    parser = argparse.ArgumentParser(description=f"{program}'s side of the pool benchmark: Pool's calls")
+    parser.add_argument("--what", default=what)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--map-items", type=int, default=None)
     parser.add_argument("--map-small-items", type=int, default=None)
@@ -169,10 +180,7 @@ def main():
             setattr(args, k, v)
 
     method = None if args.start_method == "default" else args.start_method
-    if method is not None and method not in multiprocessing.get_all_start_methods():
-        sys.exit(f"unknown or unavailable start method {method!r}")
-    ctx = multiprocessing.get_context(method)
-    method_used = ctx.get_start_method()
+    method_used, new_pool = pools(method, args.workers)
 
     items = {"map": args.map_items, "map_small": args.map_small_items, "imap": args.imap_items, "apply_async": args.async_tasks,
              "apply": args.apply_calls}
@@ -189,7 +197,7 @@ def main():
     calls = {name: [] for name in plan}
     for rep in range(max(1, args.repeat)):
         for name in (plan if rep % 2 == 0 else plan[::-1]):
-            pool = pool_new_warm(ctx, args.workers)
+            pool = new_pool()
             try:
                 seconds, per_call = MEASURES[name](pool, items[name])
             finally:
@@ -201,7 +209,7 @@ def main():
 
     results = {}
     for name in plan:
-        r = dict(kind="cpython", start_method=method_used, unit="s", items=items[name],
+        r = dict(kind=kind, start_method=method_used, unit="s", items=items[name],
                  chunksize=chunksize[name], workers=args.workers, **summary(runs[name]),
                  samples=runs[name])
         if name == "apply":
@@ -209,7 +217,7 @@ def main():
         results[name] = r
 
     if args.json:
-        json.dump({"program": "cpython", "pid": os.getpid(), "workers": args.workers,
+        json.dump({"program": program, "pid": os.getpid(), "workers": args.workers,
                    "python": sys.version.split()[0], "executable": sys.executable,
                    "results": results}, sys.stdout)
         print()
