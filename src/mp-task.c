@@ -2,11 +2,16 @@
  *
  * Every process that runs the same program registers the same tasks
  * before mp_init(), so a name means the same code in parent and child.
+ * A name ending in "/" registers a family: the task of every name under
+ * that prefix that has none of its own, which tells the names apart with
+ * mp_task_get_current_name(). A binding registers one task for all its
+ * functions that way, and the name says which one to call.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
+#include <string.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
@@ -25,6 +30,7 @@ struct _MpTaskEntry
   gboolean        after_init;
   gint            ref_count;
   gboolean        batch;
+  MpTaskEntry    *family;   /* a family member's entry: the family's, which owns user_data */
 };
 
 static GMutex tasks_lock;
@@ -44,6 +50,8 @@ task_entry_unref (MpTaskEntry *entry)
     {
       if (entry->destroy)
         entry->destroy (entry->user_data);
+      if (entry->family != NULL)
+        task_entry_unref (entry->family);
       g_free (entry->name);
       g_free (entry);
     }
@@ -60,21 +68,78 @@ mp_task_entry_unref (MpTaskEntry *entry)
  * Their one reference is never dropped. */
 static const char *builtin_names[] = { MP_POOL_WORKER_TASK };
 static MpTaskEntry builtin_entries[] = {
-  { (char *) MP_POOL_WORKER_TASK, mp_pool_worker_run, NULL, NULL, FALSE, 1, FALSE },
+  { (char *) MP_POOL_WORKER_TASK, mp_pool_worker_run, NULL, NULL, FALSE, 1, FALSE, NULL },
 };
 
+/* The family of @name: the task registered under its longest prefix
+ * that ends in "/". Called with tasks_lock held. */
 static MpTaskEntry *
-lookup (const char *name)
+lookup_family (const char *name)
+{
+  g_autofree char *prefix = NULL;
+  char *end;
+
+  if (strchr (name, '/') == NULL)
+    return NULL;
+  prefix = g_strdup (name);
+  /* prefix ends at end; the name itself was looked up already. */
+  end = prefix + strlen (prefix);
+  while (--end > prefix)
+    if (end[-1] == '/')
+      {
+        MpTaskEntry *family;
+
+        *end = '\0';
+        if ((family = g_hash_table_lookup (tasks, prefix)) != NULL)
+          return family;
+      }
+  return NULL;
+}
+
+/* The task registered under @name or, failing that, its family's (a
+ * full reference); *@member tells which. */
+static MpTaskEntry *
+lookup_registered (const char *name,
+                   gboolean   *member)
 {
   MpTaskEntry *entry = NULL;
 
+  *member = FALSE;
   g_mutex_lock (&tasks_lock);
-  if (tasks != NULL && (entry = g_hash_table_lookup (tasks, name)))
-    task_entry_ref (entry);
+  if (tasks != NULL)
+    {
+      entry = g_hash_table_lookup (tasks, name);
+      if (entry == NULL && (entry = lookup_family (name)) != NULL)
+        *member = TRUE;
+      if (entry != NULL)
+        task_entry_ref (entry);
+    }
   g_mutex_unlock (&tasks_lock);
   for (guint i = 0; entry == NULL && i < G_N_ELEMENTS (builtin_names); i++)
     if (g_str_equal (name, builtin_names[i]))
       entry = task_entry_ref (&builtin_entries[i]);
+  return entry;
+}
+
+/* The entry that runs @name: a family member gets an entry of its own,
+ * carrying its full name for mp_task_get_current_name(). */
+static MpTaskEntry *
+lookup (const char *name)
+{
+  MpTaskEntry *family, *entry;
+  gboolean member;
+
+  family = lookup_registered (name, &member);
+  if (family == NULL || !member)
+    return family;
+  entry = g_new0 (MpTaskEntry, 1);
+  entry->name = g_strdup (name);
+  entry->func = family->func;
+  entry->user_data = family->user_data;
+  entry->after_init = family->after_init;
+  entry->ref_count = 1;
+  entry->batch = family->batch;
+  entry->family = family;   /* takes the reference */
   return entry;
 }
 
@@ -122,6 +187,16 @@ register_task (const char     *name,
  * as it was inside mp_init(), so neither knows a task registered later;
  * starting such a task with those methods fails with
  * %MP_ERROR_UNKNOWN_TASK at once. Registering a name again replaces it.
+ *
+ * A @name that ends in "/" registers a family of tasks: @func runs for
+ * every name that starts with @name and has no task of its own (the
+ * longest such prefix wins), "thumbnail/640x480" for "thumbnail/", and
+ * mp_task_get_current_name() gives it the full name, so that the rest of
+ * the name can say what to do. That way a binding needs one task for
+ * all its functions, registered before mp_init(), and the name of the
+ * function travels in the task's name. Processes and pools accept such
+ * names wherever they take a task name; a name in no family is still
+ * %MP_ERROR_UNKNOWN_TASK.
  */
 void
 mp_register_task (const char     *name,
@@ -146,6 +221,11 @@ mp_register_task (const char     *name,
  * makes a map of small items fast: no value is made per item. Called on
  * its own (mp_run_task(), mp_pool_apply(), a process), it gets an array
  * of one item and its one result is the value.
+ *
+ * A @name that ends in "/" registers a family, as with
+ * mp_register_task(): since a batch gets only the bare items, the rest
+ * of the name, read with mp_task_get_current_name(), is the place to say
+ * what to do with them ("gi.overrides.Mp.map/module:function", say).
  */
 void
 mp_register_batch_task (const char     *name,
@@ -160,22 +240,28 @@ mp_register_batch_task (const char     *name,
  * mp_task_is_registered:
  * @name: a task name
  *
- * Returns: whether a task is registered under @name in this process
+ * Whether mp_run_task(), a process or a pool can run @name here: a task
+ * is registered under it, or under a family that it belongs to (see
+ * mp_register_task()).
+ *
+ * Returns: whether a task runs under @name in this process
  */
 gboolean
 mp_task_is_registered (const char *name)
 {
   g_autoptr(MpTaskEntry) entry = NULL;
+  gboolean member;
 
   g_return_val_if_fail (name != NULL, FALSE);
-  entry = lookup (name);
+  entry = lookup_registered (name, &member);
   return entry != NULL;
 }
 
 gboolean
 mp_task_registered_after_init (const char *name)
 {
-  g_autoptr(MpTaskEntry) entry = lookup (name);
+  gboolean member;
+  g_autoptr(MpTaskEntry) entry = lookup_registered (name, &member);
 
   return entry != NULL && entry->after_init;
 }
@@ -225,6 +311,28 @@ gboolean
 mp_task_entry_is_batch (MpTaskEntry *entry)
 {
   return entry->batch;
+}
+
+/* The name of the task this thread runs, for families. */
+static __thread const char *current_name;
+
+/**
+ * mp_task_get_current_name:
+ *
+ * Gives the name that the task running in this thread was called under.
+ * For the task of a family (see mp_register_task()) it is the full name,
+ * so that one function can serve many names: "thumbnail/640x480" to a
+ * task registered as "thumbnail/", say. Outside a task it is %NULL;
+ * inside a task that runs another (mp_run_task()), the inner task's name
+ * until it returns.
+ *
+ * Returns: (transfer none) (nullable): the name, valid while the task
+ *   runs, or %NULL when no task runs in this thread
+ */
+const char *
+mp_task_get_current_name (void)
+{
+  return current_name;
 }
 
 /* GJS (1.74 at least) refuses to call JavaScript between the slices of
@@ -284,12 +392,16 @@ call (MpTaskEntry   *entry,
       GError       **error)
 {
   GError *local_error = NULL;
+  const char *outer_name = current_name;
   GVariant *result;
 
   if (mp_runtime_is_child ())
     watch_binding_refusals ();
   binding_refused = FALSE;
+  /* The caller holds the entry, and so its name, until the call returns. */
+  current_name = entry->name;
   result = entry->func (args, cancellable, entry->user_data, &local_error);
+  current_name = outer_name;
   if (result == NULL && local_error == NULL && binding_refused)
     g_set_error (&local_error, MP_ERROR, MP_ERROR_TASK_REFUSED,
                  _("The task “%s” was not run: GJS refused to call JavaScript while its garbage collector was sweeping"),

@@ -44,6 +44,8 @@ void       mp_register_batch_task (const char     *name,
 MP_AVAILABLE_IN_1_0
 gboolean   mp_task_is_registered (const char  *name);
 MP_AVAILABLE_IN_1_0
+const char *mp_task_get_current_name (void);
+MP_AVAILABLE_IN_1_0
 GVariant  *mp_run_task        (const char     *name,
                                GVariant       *args,
                                GCancellable   *cancellable,

@@ -1989,6 +1989,244 @@ test_batch_task (void)
   g_assert_nonnull (strstr (error->message, "2 results for 4 items"));
 }
 
+/* ---- task families ------------------------------------------------------------ */
+
+/* "scale/<k>": a batch family that multiplies its items by k, which it
+ * reads from the name it was called under. */
+static GVariant *
+task_scale_family (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  const char *name = mp_task_get_current_name ();
+  const gint64 *in;
+  g_autofree gint64 *out = NULL;
+  gint64 k;
+  gsize n;
+
+  g_assert_nonnull (name);
+  g_assert_true (g_str_has_prefix (name, "scale/"));
+  if (!g_ascii_string_to_signed (name + strlen ("scale/"), 10, -1000, 1000, &k, error))
+    return NULL;
+  if (!g_variant_is_of_type (args, G_VARIANT_TYPE ("ax")))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s wants ax, not %s",
+                   name, g_variant_get_type_string (args));
+      return NULL;
+    }
+  in = g_variant_get_fixed_array (args, &n, sizeof (gint64));
+  out = g_new (gint64, MAX (n, 1));
+  for (gsize i = 0; i < n; i++)
+    out[i] = k * in[i];
+  return g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, out, n, sizeof (gint64));
+}
+
+/* "named/...": a family whose value is the name it was called under, and
+ * "named/deep/...", a family inside it. */
+static GVariant *
+task_named_family (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  return g_variant_new_string (mp_task_get_current_name ());
+}
+
+static GVariant *
+task_named_deep_family (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  return g_variant_new_printf ("deep %s", mp_task_get_current_name ());
+}
+
+/* "fail-as/...": a family that fails with its name, which is what comes
+ * back from a process. */
+static GVariant *
+task_fail_as_family (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, mp_task_get_current_name ());
+  return NULL;
+}
+
+/* "nest/": runs "named/inner" and gives its name before and after, and
+ * the inner task's value. */
+static GVariant *
+task_nest_family (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  g_autofree char *before = g_strdup (mp_task_get_current_name ());
+  g_autoptr(GVariant) inner = mp_run_task ("named/inner", NULL, c, error);
+
+  if (inner == NULL)
+    return NULL;
+  return g_variant_new ("(s@ss)", before, inner, mp_task_get_current_name ());
+}
+
+static gint64
+scaled_at (GVariant *results,
+           gsize     i)
+{
+  gint64 v;
+
+  g_variant_get_child (results, i, "x", &v);
+  return v;
+}
+
+static void
+assert_unknown_task (const char *task)
+{
+  g_autoptr(MpPool) pool = NULL;
+  g_autoptr(MpProcess) process = mp_process_new (task, NULL);
+  g_autoptr(GVariant) none = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (mp_task_is_registered (task));
+  none = mp_run_task (task, NULL, NULL, &error);
+  g_assert_null (none);
+  g_assert_error (error, MP_ERROR, MP_ERROR_UNKNOWN_TASK);
+  g_clear_error (&error);
+  g_assert_false (mp_process_start (process, &error));
+  g_assert_error (error, MP_ERROR, MP_ERROR_UNKNOWN_TASK);
+  g_assert_cmpint (mp_process_get_pid (process), ==, 0);
+}
+
+/* One function registered under a name ending in "/" runs for every name
+ * under it, in a pool's map (in place and in messages) and apply, in a
+ * process and here, and tells the names apart by the name it was called
+ * under; a name in no family stays unknown at submit. */
+static void
+test_task_family (void)
+{
+  g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 2, "n-workers", 2, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) by2 = NULL;
+  g_autoptr(GVariant) by3 = NULL;
+  g_autoptr(GVariant) small = NULL;
+  g_autoptr(GVariant) one = NULL;
+  const char *unknown[] = { "scale", "scales/2", "nofamily/x", "Scale/2", "/scale/2" };
+  MpStartMethod methods[] = { MP_START_METHOD_FORK, MP_START_METHOD_SPAWN, MP_START_METHOD_FORKSERVER };
+
+  g_assert_null (mp_task_get_current_name ());
+  g_assert_true (mp_task_is_registered ("scale/"));
+  g_assert_true (mp_task_is_registered ("scale/2"));
+  g_assert_true (mp_task_is_registered ("named/a/b/"));
+
+  /* A map of 10,000 ints goes in place; both names in one pool, their
+   * chunks through the same workers. */
+  by2 = mp_pool_map (pool, "scale/2", int_array (0, 10000), 128, NULL, &error);
+  g_assert_no_error (error);
+  by3 = mp_pool_map (pool, "scale/3", int_array (0, 10000), 128, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_type_string (by2), ==, "ax");
+  g_assert_cmpuint (g_variant_n_children (by2), ==, 10000);
+  g_assert_cmpuint (g_variant_n_children (by3), ==, 10000);
+  for (gsize i = 0; i < 10000; i++)
+    {
+      g_assert_cmpint (scaled_at (by2, i), ==, 2 * (gint64) i);
+      g_assert_cmpint (scaled_at (by3, i), ==, 3 * (gint64) i);
+    }
+  /* Small maps travel in messages, several jobs of either name in one. */
+  for (int k = -2; k <= 2; k++)
+    {
+      g_autofree char *task = g_strdup_printf ("scale/%d", k);
+
+      small = mp_pool_map (pool, task, int_array (0, 100), 3, NULL, &error);
+      g_assert_no_error (error);
+      for (gsize i = 0; i < 100; i++)
+        g_assert_cmpint (scaled_at (small, i), ==, k * (gint64) i);
+      g_clear_pointer (&small, g_variant_unref);
+    }
+  /* What the rest of the name says is the task's to check. */
+  small = mp_pool_map (pool, "scale/x", int_array (0, 10), 0, NULL, &error);
+  g_assert_null (small);
+  g_assert_error (error, G_NUMBER_PARSER_ERROR, G_NUMBER_PARSER_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* apply: through the line on an idle pool, and through the queue. */
+  one = mp_pool_apply (pool, "scale/7", g_variant_new_int64 (6), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (one), ==, 42);
+  g_clear_pointer (&one, g_variant_unref);
+  one = mp_pool_apply (pool, "named/one", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (one, NULL), ==, "named/one");
+  g_clear_pointer (&one, g_variant_unref);
+  {
+    g_autoptr(MpPoolResult) a = mp_pool_submit (pool, "named/two", NULL, -1, &error);
+    g_autoptr(MpPoolResult) b = mp_pool_submit (pool, "named/deep/three", NULL, -1, &error);
+    g_autoptr(GVariant) va = NULL;
+    g_autoptr(GVariant) vb = NULL;
+
+    g_assert_no_error (error);
+    va = mp_pool_result_get (a, -1, &error);
+    g_assert_no_error (error);
+    vb = mp_pool_result_get (b, -1, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_variant_get_string (va, NULL), ==, "named/two");
+    g_assert_cmpstr (g_variant_get_string (vb, NULL), ==, "deep named/deep/three");
+  }
+  /* A task of its own inside a family's names is that task. */
+  one = mp_pool_apply (pool, "named/square", g_variant_new_int64 (9), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (one), ==, 81);
+  g_clear_pointer (&one, g_variant_unref);
+  /* The family's own name is a name of the family. */
+  one = mp_pool_apply (pool, "named/", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (one, NULL), ==, "named/");
+  g_clear_pointer (&one, g_variant_unref);
+
+  /* In a process, with every start method. */
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    {
+      g_autoptr(MpProcess) p = mp_process_new (i % 2 ? "fail-as/first" : "fail-as/second", NULL);
+      const char *expected = i % 2 ? "fail-as/first" : "fail-as/second";
+
+      mp_process_set_start_method (p, methods[i]);
+      g_assert_true (mp_process_start (p, &error));
+      g_assert_no_error (error);
+      g_assert_true (mp_process_join (p, 60, &error));
+      g_assert_false (mp_process_check_error (p, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+      g_assert_cmpstr (error->message, ==, expected);
+      g_clear_error (&error);
+    }
+
+  /* Here, nested: the inner name while the inner task runs, the outer
+   * one again after it, none outside. */
+  one = mp_run_task ("nest/outer", NULL, NULL, &error);
+  g_assert_no_error (error);
+  {
+    const char *before, *inner, *after;
+
+    g_variant_get (one, "(&s&s&s)", &before, &inner, &after);
+    g_assert_cmpstr (before, ==, "nest/outer");
+    g_assert_cmpstr (inner, ==, "named/inner");
+    g_assert_cmpstr (after, ==, "nest/outer");
+  }
+  g_clear_pointer (&one, g_variant_unref);
+  g_assert_null (mp_task_get_current_name ());
+
+  /* Names in no family fail at the caller, in a pool at submit. */
+  for (guint i = 0; i < G_N_ELEMENTS (unknown); i++)
+    {
+      g_autoptr(GVariant) none = NULL;
+      g_autoptr(MpPoolResult) result = NULL;
+
+      assert_unknown_task (unknown[i]);
+      none = mp_pool_map (pool, unknown[i], int_array (0, 10), 0, NULL, &error);
+      g_assert_null (none);
+      g_assert_error (error, MP_ERROR, MP_ERROR_UNKNOWN_TASK);
+      g_clear_error (&error);
+      none = mp_pool_apply (pool, unknown[i], NULL, NULL, &error);
+      g_assert_null (none);
+      g_assert_error (error, MP_ERROR, MP_ERROR_UNKNOWN_TASK);
+      g_clear_error (&error);
+      result = mp_pool_submit (pool, unknown[i], NULL, -1, &error);
+      g_assert_null (result);
+      g_assert_error (error, MP_ERROR, MP_ERROR_UNKNOWN_TASK);
+      g_clear_error (&error);
+    }
+  /* And the pool goes on. */
+  one = mp_pool_apply (pool, "scale/-1", g_variant_new_int64 (5), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (one), ==, -5);
+  g_assert_null (mp_task_get_current_name ());
+}
+
 int
 main (int    argc,
       char **argv)
@@ -2018,6 +2256,12 @@ main (int    argc,
   mp_register_task ("nothing", task_nothing, NULL, NULL);
   mp_register_task ("init", task_init, NULL, NULL);
   mp_register_task ("get-init", task_get_init, NULL, NULL);
+  mp_register_batch_task ("scale/", task_scale_family, NULL, NULL);
+  mp_register_task ("named/", task_named_family, NULL, NULL);
+  mp_register_task ("named/deep/", task_named_deep_family, NULL, NULL);
+  mp_register_task ("named/square", task_square, NULL, NULL);
+  mp_register_task ("fail-as/", task_fail_as_family, NULL, NULL);
+  mp_register_task ("nest/", task_nest_family, NULL, NULL);
   /* One scratch directory for the parent and every worker, however they
    * start (a spawned worker runs main() again). */
   if (g_getenv ("TEST_POOL_SCRATCH") == NULL)
@@ -2059,6 +2303,7 @@ main (int    argc,
   g_test_add_func ("/pool/batch/results", test_batch_results);
   g_test_add_func ("/pool/batch/delivery-budget", test_delivery_budget);
   g_test_add_func ("/pool/batch-task", test_batch_task);
+  g_test_add_func ("/pool/task-family", test_task_family);
   g_test_add_func ("/pool/cancel-async", test_cancel_async);
   g_test_add_func ("/pool/cancel-before-submit", test_cancel_before_submit);
   g_test_add_func ("/pool/fork-is-forkserver", test_fork_is_forkserver);

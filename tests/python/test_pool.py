@@ -295,7 +295,7 @@ def _make_adder(k):
     return adder
 
 
-# More module-level functions than the override has slots for batch maps.
+# Many module-level functions, each mapped under its own task name.
 ADDERS = [_make_adder(k) for k in range(70)]
 for _adder in ADDERS:
     globals()[_adder.__name__] = _adder
@@ -339,6 +339,11 @@ Mp.init()
 def _remove_scratch():
     if _scratch_owner == os.getpid():
         shutil.rmtree(SCRATCH, ignore_errors=True)
+
+
+# Defined after Mp.init(): spawn and forkserver workers do not know it.
+def defined_after_init(x):
+    return x
 
 
 # ---- helpers ---------------------------------------------------------------------
@@ -1287,26 +1292,41 @@ class StartMethodTests:
         self.assertEqual(pool.map(square_dies_once_at_5000, range(200000)), [x * x for x in range(200000)])
         self.assertEqual(len(pool.get_worker_pids()), 2)
 
-    def test_map_batches_slots_full(self):
-        # More functions than slots: the rest are mapped item by item, with
-        # the same results. (A table of its own, so that the other tests
-        # still find slots.)
-        overrides = sys.modules["gi.overrides.Mp"]
-        overrides._slot_table_pid = None
-        self.addCleanup(setattr, overrides, "_slot_table_pid", None)
+    def test_map_batches_many_functions(self):
+        # Every function is a name of the override's task families: as
+        # many functions as a program maps, with maps of several of them
+        # under way at once in one pool, and in a pool made later.
         pool = self.new_pool(2)
+        finished = []
+        pool.connect("task-finished", lambda p, task, success: finished.append(task))
         for k, adder in enumerate(ADDERS):
             self.assertEqual(pool.map(adder, range(100), chunksize=7), [x + k for x in range(100)])
             self.assertEqual(pool.starmap(adder, [(1,), (2,)]), [1 + k, 2 + k])
-        self.assertEqual(len(pool._mp_slots.slots), 64)
-        # A pool made once the table is full still maps.
+        results = [(k, pool.map_async(adder, range(50000))) for k, adder in enumerate(ADDERS)]
+        for k, result in results:
+            self.assertEqual(result.get(), [x + k for x in range(50000)])
+        self.assertEqual(sorted(pool.imap_unordered(ADDERS[3], [1, 2], 1)) + pool.map(ADDERS[5], [1]), [4, 5, 6])
         self.assertEqual(self.new_pool(1).map(ADDERS[-1], [1, 2]), [1 + 69, 2 + 69])
+        # The task names say which function.
+        self.run_until(lambda: f"gi.overrides.Mp.starmap/{__name__}:add_69" in finished)
+        self.assertIn(f"gi.overrides.Mp.map/{__name__}:add_0", finished)
+
+    def test_map_batches_unknown_function(self):
+        # A function the workers do not have fails the call with the
+        # reason, naming the function; the pool goes on.
+        pool = self.new_pool(1)
+        for call in (lambda: pool.map(defined_after_init, range(5)),
+                     lambda: pool.starmap(defined_after_init, [(1,)]),
+                     lambda: list(pool.imap(defined_after_init, [1])),
+                     lambda: pool.apply(defined_after_init, (1,))):
+            error = self.assertMpError(Mp.Error.TASK_FAILED, call)
+            self.assertIn(f"LookupError: {__name__}.defined_after_init is not defined in the worker", error.message)
+        self.assertEqual(pool.map(square, range(3)), [0, 1, 4])
 
     def test_map_task_initializer(self):
-        # A pool whose initializer is a task name carries no table of
-        # functions: its maps go item by item, as before.
+        # A pool whose initializer is a task name maps functions as any.
         pool = self.new_pool(1, initializer="test-pool.set-init", initargs=(7,))
-        self.assertIsNone(pool._mp_slots)
+        self.assertEqual(pool.props.initializer, "test-pool.set-init")
         self.assertEqual(pool.apply(get_init), 7)
         self.assertEqual(pool.map(square, range(5000)), [x * x for x in range(5000)])
         self.assertEqual(pool.starmap(add, [(1, 2)]), [3])
@@ -1487,6 +1507,8 @@ class StartMethodTests:
         pool = self.new_pool(2, initializer=set_init, initargs=(42,))
         self.assertEqual(pool.props.initializer, "gi.overrides.Mp.call")
         self.assertEqual([pool.apply(get_init) for _ in range(4)], [42] * 4)
+        # No initializer: none runs.
+        self.assertIn(self.new_pool(1).props.initializer, (None, ""))
 
     def test_initializer_fails(self):
         pool = self.new_pool(1, initializer=set_init, initargs=(-1,), max_restarts=2)
@@ -1505,10 +1527,9 @@ class StartMethodTests:
         # Notified in the main context of the thread that made the pool.
         self.run_until(lambda: seen and seen[-1] == 10 and len(finished) == 2)
         self.assertEqual(pool.props.n_submitted, 10)
-        # A map of a function runs one of the override's batch tasks (see
-        # test_map_batches), which counts items as any map does.
-        self.assertEqual(len(finished), 2)
-        self.assertTrue(all(task.startswith("gi.overrides.Mp.map#") and ok for task, ok in finished), finished)
+        # A map of a function runs the override's batch task of its name
+        # (see test_map_batches), which counts items as any map does.
+        self.assertEqual(finished, [(f"gi.overrides.Mp.map/{__name__}:square", True)] * 2)
 
 
 class ForkTests(unittest.TestCase):

@@ -25,7 +25,6 @@ import numbers
 import operator
 import os
 import queue as _queue
-import re
 import struct
 import sys
 import threading
@@ -629,17 +628,10 @@ def _find(name):
 def _call_by_name(args, cancellable):
     """The task of every call of a function by name: its arguments are
     "(sv)", the function's "module:qualname" and the call's arguments (a
-    tuple), or "(sva{sv})" with keyword arguments. A pool's initializer
-    has a fourth: the pool's table of functions (see _SlotTable), which
-    this worker keeps; its name is "" when the pool has no initializer."""
-    n = args.n_children()
-    if n > 3:
-        _worker_slots.set(from_variant(args.get_child_value(3).get_variant()))
+    tuple), or "(sva{sv})" with keyword arguments."""
     name = args.get_child_value(0).get_string()
-    if not name:
-        return None
     call_args = from_variant(args.get_child_value(1).get_variant())
-    kwargs = from_variant(args.get_child_value(2)) if n > 2 else {}
+    kwargs = from_variant(args.get_child_value(2)) if args.n_children() > 2 else {}
     func = _find(name)
     try:
         result = func(*call_args, **kwargs)
@@ -664,50 +656,17 @@ register_task(_CALL_TASK, _call_by_name, raw=True)
 # (through memory it shares with them, see MpPool), and so do such
 # results.
 #
-# A batch's items are the bare arguments, so the task's name must say
-# which function to call; and tasks are registered before Mp.init(), in
-# every process, so that spawn and forkserver workers know them. So there
-# are _N_SLOTS tasks, "gi.overrides.Mp.map#<k>", one per slot of a table
-# of functions by name: this process's table, in shared memory, reaches
-# every worker of its pools through the pool's initializer (a fourth
-# argument of _call_by_name) and a slot, once given to a function, is
-# never given to another, so a worker may keep what it looked up.
-# A process with more than _N_SLOTS functions in maps, or a pool whose
-# initializer is a task name, maps item by item as before.
+# A batch's items are the bare arguments, so the task's name says which
+# function to call. Two task families do it (a name ending in "/" is the
+# task of every name under it, see mp_register_task): a map of a function
+# runs "gi.overrides.Mp.map/module:qualname", a starmap
+# "gi.overrides.Mp.starmap/module:qualname", and the family's function
+# reads that name (Mp.task_get_current_name()) and looks the function up
+# as _call_by_name does. Registered here, so before Mp.init() in every
+# process.
 
-_SLOT_TASK = "gi.overrides.Mp.map#"
-_SLOT_TASK_NAME = re.compile(r"gi\.overrides\.Mp\.map#[0-9]+")
-_N_SLOTS = 64
-_SLOT_BYTES = 256
-
-
-class _WorkerSlots:
-    """The table of the pool this process works for, and the functions
-    looked up from it."""
-
-    def __init__(self):
-        self.memory = None
-        self.functions = {}
-
-    def set(self, memory):
-        self.memory = memory
-        self.functions = {}
-
-    def get(self, k):
-        """(function, star) of slot k."""
-        entry = self.functions.get(k)
-        if entry is None:
-            if self.memory is None:
-                raise LookupError(f"this process (pid {os.getpid()}) is no worker of a Python pool")
-            raw = bytes(self.memory.buf[k * _SLOT_BYTES:(k + 1) * _SLOT_BYTES])
-            raw = raw[:raw.find(b"\0")]
-            if not raw:
-                raise LookupError(f"slot {k} of the pool's functions is empty (pid {os.getpid()})")
-            entry = self.functions[k] = (_find(raw[1:].decode()), raw[:1] == b"*")
-        return entry
-
-
-_worker_slots = _WorkerSlots()
+_MAP_TASK = "gi.overrides.Mp.map/"
+_STARMAP_TASK = "gi.overrides.Mp.starmap/"
 
 
 def _results_variant(results):
@@ -720,10 +679,12 @@ def _results_variant(results):
     return _result_variant(results)
 
 
-def _slot_task(k):
+def _map_task(star):
+    prefix = len(_STARMAP_TASK if star else _MAP_TASK)
+
     def batch(items, cancellable):
         def call():
-            func, star = _worker_slots.get(k)
+            func = _find(Mp.task_get_current_name()[prefix:])
             args = from_variant(items)
             try:
                 # map and starmap call func with no frame of their own
@@ -738,55 +699,8 @@ def _slot_task(k):
     return batch
 
 
-for _k in range(_N_SLOTS):
-    Mp.register_batch_task(f"{_SLOT_TASK}{_k}", _slot_task(_k))
-del _k
-
-
-class _SlotTable:
-    """This process's table of the functions its pools map: slot k holds
-    "-module:qualname" (or "*..." for a starmap), NUL-ended, in shared
-    memory that every worker of its pools maps."""
-
-    def __init__(self):
-        self.memory = SharedMemory(create=True, size=_N_SLOTS * _SLOT_BYTES)
-        self.slots = {}
-        self.lock = threading.Lock()
-
-    def task(self, name, star):
-        """The slot task for name, or None when no slot is left."""
-        key = (name, star)
-        k = self.slots.get(key)
-        if k is None:
-            raw = (b"*" if star else b"-") + name.encode() + b"\0"
-            with self.lock:
-                k = self.slots.get(key)
-                if k is None:
-                    if len(self.slots) >= _N_SLOTS or len(raw) > _SLOT_BYTES:
-                        return None
-                    k = len(self.slots)
-                    # Written before any job names the slot: the workers
-                    # read it once such a job reached them.
-                    self.memory.buf[k * _SLOT_BYTES:k * _SLOT_BYTES + len(raw)] = raw
-                    self.slots[key] = k
-        return f"{_SLOT_TASK}{k}"
-
-
-_slot_table = None
-_slot_table_pid = None
-
-
-def _own_slot_table():
-    """This process's table (a fork child makes its own), or None if it
-    cannot be made."""
-    global _slot_table, _slot_table_pid
-    if _slot_table_pid != os.getpid():
-        _slot_table_pid = os.getpid()
-        try:
-            _slot_table = _SlotTable()
-        except Exception:
-            _slot_table = None
-    return _slot_table
+Mp.register_batch_task(_MAP_TASK, _map_task(False))
+Mp.register_batch_task(_STARMAP_TASK, _map_task(True))
 
 
 def _timeout_error(message):
@@ -826,7 +740,7 @@ def _star_args(item):
 
 
 def _batch_items(iterable, star):
-    """The items of a map by a batch task (see _SlotTable): the bare
+    """The items of a map by a batch task (see "Maps in batches"): the bare
     argument of each call (starmap: its arguments tuple), as one array."""
     return to_variant([_star_args(item) for item in iterable] if star else iterable)
 
@@ -875,9 +789,10 @@ class _Target:
         if found is func:
             self.task = _CALL_TASK
             self.name = (module, qualname)
-            self.full_name = f"{module}:{qualname}"
+            full_name = f"{module}:{qualname}"
+            self.map_tasks = (_MAP_TASK + full_name, _STARMAP_TASK + full_name)
             # What every call starts with, made once.
-            self._name = GLib.Variant.new_string(self.full_name)
+            self._name = GLib.Variant.new_string(full_name)
             return
         registered = getattr(func, "__mp_task_name__", None)
         if registered is not None:
@@ -907,21 +822,11 @@ class _Target:
         if self.name is None:
             return error
         message = error.message
-        if _CALL_TASK in message:
-            message = message.replace(_CALL_TASK, ".".join(self.name))
-        elif _SLOT_TASK in message:
-            message = _SLOT_TASK_NAME.sub(lambda m: ".".join(self.name), message)
-        else:
+        for task in (*self.map_tasks, _CALL_TASK):
+            message = message.replace(task, ".".join(self.name))
+        if message == error.message:
             return error
         return GLib.Error(message, error.domain, error.code)
-
-    def slot_task(self, pool, star):
-        """The batch task that maps this function (starmap: star) in
-        pool's workers, or None (see _SlotTable)."""
-        if self.name is None:
-            return None
-        table = pool.__dict__.get("_mp_slots")
-        return None if table is None else table.task(self.full_name, star)
 
     def call(self, args=(), kwargs=None):
         """One call's arguments, as the task takes them."""
@@ -937,23 +842,21 @@ class _Target:
                                           to_variant({str(k): v for k, v in kwargs.items()}))
         return GLib.Variant.new_tuple(self._name, GLib.Variant.new_variant(packed))
 
-    def items(self, iterable, star):
-        """The items of a map: each the arguments of one call."""
-        calls = []
-        for item in iterable:
-            if star:
-                calls.append(self.call(_star_args(item)))
-            else:
-                calls.append(self.call((item,)))
+    def map(self, iterable, star):
+        """The task and the items of a map (starmap: star). A function
+        runs in batches, its bare arguments in one array (see "Maps in
+        batches"); a task by name gets each call's arguments as they are,
+        and an array has one element type."""
+        if self.name is not None:
+            return self.map_tasks[star], _batch_items(iterable, star)
+        calls = [self.call(_star_args(item) if star else (item,)) for item in iterable]
         if not calls:
-            return GLib.Variant.new_array(GLib.VariantType.new("(sv)" if self.name else "()"), [])
+            return self.task, GLib.Variant.new_array(GLib.VariantType.new("()"), [])
         types = {c.get_type_string() for c in calls}
         if len(types) > 1:
-            # Calls by name only: the task gets each item's arguments as
-            # they are, and an array has one element type.
             raise TypeError(f"the calls of the task {self.task!r} must have one GLib.Variant type of "
                             f"arguments, not {', '.join(sorted(types))}")
-        return GLib.Variant.new_array(GLib.VariantType.new(types.pop()), calls)
+        return self.task, GLib.Variant.new_array(GLib.VariantType.new(types.pop()), calls)
 
 
 class _Callbacks:
@@ -1365,9 +1268,9 @@ class Pool(Mp.Pool):
 
     Speed: a map (starmap, imap) of a function runs a batch task in the
     workers, one call into Python per chunk, and ints or floats travel as
-    "ax"/"ad" arrays, in place when they are many (see _SlotTable). The
-    blocking apply() is the library's, which an idle pool runs straight
-    on a worker (see MpPool).
+    "ax"/"ad" arrays, in place when they are many (see "Maps in batches"
+    in this file). The blocking apply() is the library's, which an idle
+    pool runs straight on a worker (see MpPool).
 
     Pool() returns once its workers are started (as Python's). Blocking
     waits run in C in slices of a quarter of a second, so that Ctrl-C
@@ -1383,26 +1286,12 @@ class Pool(Mp.Pool):
             if not isinstance(maxtasksperchild, int) or maxtasksperchild <= 0:
                 raise ValueError("maxtasksperchild must be a positive int or None")
             props["max_tasks_per_worker"] = maxtasksperchild
-        init = None
         if initializer is not None:
             if not callable(initializer) and not isinstance(initializer, str):
                 raise TypeError("initializer must be a callable")
-            init = _Target(initializer)
-        # The table of functions for maps reaches the workers with the
-        # initializer (see _SlotTable): a function's, or none.
-        slots = _own_slot_table() if init is None or init.name is not None else None
-        if slots is not None:
-            if init is not None:
-                call = init.call(initargs)
-                name, args = call.get_child_value(0), call.get_child_value(1)
-            else:
-                name, args = GLib.Variant.new_string(""), GLib.Variant.new_variant(GLib.Variant.new_tuple())
-            props["initializer"] = _CALL_TASK
-            props["initargs"] = GLib.Variant.new_tuple(name, args, GLib.Variant("a{sv}", {}),
-                                                       GLib.Variant.new_variant(to_variant(slots.memory)))
-        elif init is not None:
-            props["initializer"] = init.task
-            props["initargs"] = init.call(initargs)
+            target = _Target(initializer)
+            props["initializer"] = target.task
+            props["initargs"] = target.call(initargs)
         if start_method is not None:
             props["start_method"] = _start_method(start_method)
         if retries:
@@ -1411,7 +1300,6 @@ class Pool(Mp.Pool):
             props["task_timeout"] = float(task_timeout)
         super().__init__(**props)
         self._mp_pid = os.getpid()
-        self._mp_slots = slots
         # What the parent printed comes before what the workers print.
         _flush()
         # Pool() returns with its workers started, as Python's: the second
@@ -1509,11 +1397,8 @@ class Pool(Mp.Pool):
             raise ValueError(f"Chunksize must be 1+, not {chunksize!r}")
         target = _target(func)
         iterable = list(iterable)
-        task = target.slot_task(self, star)
-        if task is not None:
-            result = self.submit_map(task, _batch_items(iterable, star), chunksize or 0)
-        else:
-            result = self.submit_map(target.task, target.items(iterable, star), chunksize or 0)
+        task, items = target.map(iterable, star)
+        result = self.submit_map(task, items, chunksize or 0)
         self._pool_keep(result, iterable)
         return AsyncResult(self, result, target, callback, error_callback)
 
@@ -1536,11 +1421,7 @@ class Pool(Mp.Pool):
             raise ValueError(f"Chunksize must be 1+, not {chunksize!r}")
         target = _target(func)
         iterable = list(iterable)
-        task = target.slot_task(self, False)
-        if task is not None:
-            items = _batch_items(iterable, False)
-        else:
-            task, items = target.task, target.items(iterable, False)
+        task, items = target.map(iterable, False)
         if ordered:
             iterator = Mp.Pool.imap(self, task, items, chunksize)
         else:
