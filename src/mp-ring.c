@@ -395,10 +395,11 @@ mp_ring_write (MpRing         *ring,
     }
   at = ring->records + offset;
   memcpy (at, &header, sizeof header);
-  memcpy (at + RECORD_HEADER, type, type_len);
+  if (type_len > 0)
+    memcpy (at + RECORD_HEADER, type, type_len);
   if (fill != NULL)
     fill (at + data_offset (type_len), data);
-  else
+  else if (size > 0)   /* an empty record may come with no data at all */
     memcpy (at + data_offset (type_len), data, size);
 
   /* The one store that makes the record exist. */
