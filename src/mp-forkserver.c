@@ -23,6 +23,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "mp-error.h"
+#include "mp-fork-private.h"
 #include "mp-forkserver-private.h"
 #include "mp-runtime-private.h"
 #include "mp-worker-private.h"
@@ -101,7 +102,10 @@ fork_spare (Server *server)
 
   if (!mp_socket_pair (fds, NULL))
     return;
-  pid = fork ();
+  /* Through the binding's fork too: each worker then runs the
+   * language's after-fork handlers (Python reseeds random), as the
+   * children of Python's forkserver do. */
+  pid = mp_fork (NULL);
   if (pid == 0)
     {
       close (fds[0]);
@@ -246,14 +250,12 @@ mp_forkserver_launch (GError **error)
   if (!mp_socket_pair (fds, error))
     return FALSE;
 
-  pid = fork ();
+  pid = mp_fork (error);
   if (pid < 0)
     {
-      int errsv = errno;
       close (fds[0]);
       close (fds[1]);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   _("Could not start the forkserver: %s"), g_strerror (errsv));
+      g_prefix_error (error, _("Could not start the forkserver: "));
       return FALSE;
     }
   if (pid == 0)

@@ -18,6 +18,7 @@
 #include "mp-debug-private.h"
 #include "mp-enums.h"
 #include "mp-error.h"
+#include "mp-fork-private.h"
 #include "mp-forkserver-private.h"
 #include "mp-pipe.h"
 #include "mp-shareable.h"
@@ -997,14 +998,12 @@ start_fork (MpProcess  *self,
   if (!mp_socket_pair (fds, error))
     return FALSE;
 
-  pid = fork ();
+  pid = mp_fork (error);
   if (pid < 0)
     {
-      int errsv = errno;
       close (fds[0]);
       close (fds[1]);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   _("Could not fork: %s"), g_strerror (errsv));
+      g_prefix_error (error, _("Could not fork: "));
       return FALSE;
     }
   if (pid == 0)

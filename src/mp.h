@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 # include "mp-error.h"
 # include "mp-runtime.h"
 # include "mp-task.h"
+# include "mp-fork.h"
 # include "mp-shareable.h"
 # include "mp-process.h"
 # include "mp-pipe.h"

@@ -99,6 +99,37 @@ task_check_parent (GVariant *args, GCancellable *c, gpointer data, GError **erro
   return NULL;
 }
 
+/* ---- a fork function, as a binding sets one ----------------------------- */
+
+/* Set before mp_init(), so the forkserver and its workers fork through
+ * it too. In a process it made: that process's pid. */
+static pid_t forked_by_func;
+/* In the process that called it: the children it made. */
+static int n_func_forks;
+
+static int
+counting_fork (gpointer user_data, GError **error)
+{
+  pid_t pid = fork ();
+
+  if (pid == 0)
+    forked_by_func = getpid ();
+  else if (pid > 0)
+    g_atomic_int_inc ((int *) user_data);
+  else
+    g_set_error_literal (error, G_IO_ERROR, g_io_error_from_errno (errno), g_strerror (errno));
+  return pid;
+}
+
+/* Exits 0 when counting_fork() made this process. */
+static GVariant *
+task_forked_by_func (GVariant *args, GCancellable *c, gpointer data, GError **error)
+{
+  if (forked_by_func != getpid ())
+    mp_exit (5);
+  return NULL;
+}
+
 /* ---- a subclass whose properties must travel --------------------------- */
 
 #define TEST_TYPE_PROCESS (test_process_get_type ())
@@ -439,6 +470,81 @@ test_start_fails_after_child (gconstpointer data)
       g_assert_true (mp_process_join (p, 60, NULL));
       g_assert_cmpint (mp_process_get_exitcode (p), !=, 0);
     }
+}
+
+/* Every fork goes through the function set: fork children, and the
+ * workers of the forkserver (which has its copy since mp_init()). */
+static void
+test_fork_func_used (void)
+{
+  int before = g_atomic_int_get (&n_func_forks);
+
+  g_assert_cmpint (run_to_exit (MP_START_METHOD_FORK, "forked-by-func", NULL), ==, 0);
+  g_assert_cmpint (g_atomic_int_get (&n_func_forks), ==, before + 1);
+  g_assert_cmpint (run_to_exit (MP_START_METHOD_FORKSERVER, "forked-by-func", NULL), ==, 0);
+  /* Not this process's fork. */
+  g_assert_cmpint (g_atomic_int_get (&n_func_forks), ==, before + 1);
+}
+
+static int
+failing_fork (gpointer user_data, GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no room for a child");
+  return -1;
+}
+
+/* What PyGObject does when a Python callback raises anything but a
+ * GLib.Error: the return value's default and no error. */
+static int
+silent_fork (gpointer user_data, GError **error)
+{
+  return 0;
+}
+
+static int fork_data_destroyed;
+
+static void
+fork_data_destroy (gpointer data)
+{
+  fork_data_destroyed++;
+}
+
+/* A fork function that made no child fails the start with its reason
+ * (or a reason of libmp's when it gave none), leaving the process
+ * startable; replacing a function frees its data. */
+static void
+test_fork_func_fails (void)
+{
+  g_autoptr(MpProcess) p = mp_process_new ("forked-by-func", NULL);
+  g_autoptr(GError) error = NULL;
+
+  mp_process_set_start_method (p, MP_START_METHOD_FORK);
+
+  mp_set_fork_func (failing_fork, NULL, fork_data_destroy);
+  g_assert_false (mp_process_start (p, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_assert_true (g_str_has_suffix (error->message, ": no room for a child"));
+  g_clear_error (&error);
+  g_assert_cmpint (mp_process_get_pid (p), ==, 0);
+  g_assert_cmpint (mp_process_get_state (p), ==, MP_PROCESS_STATE_INITIAL);
+
+  mp_set_fork_func (silent_fork, NULL, fork_data_destroy);
+  g_assert_cmpint (fork_data_destroyed, ==, 1);
+  g_assert_false (mp_process_start (p, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpint (mp_process_get_pid (p), ==, 0);
+
+  /* Without a function, fork() itself: the child was not made by one. */
+  mp_set_fork_func (NULL, NULL, NULL);
+  g_assert_cmpint (fork_data_destroyed, ==, 2);
+  g_assert_cmpint (run_to_exit (MP_START_METHOD_FORK, "forked-by-func", NULL), ==, 5);
+
+  mp_set_fork_func (counting_fork, &n_func_forks, NULL);
+  g_assert_true (mp_process_start (p, &error));
+  g_assert_no_error (error);
+  g_assert_true (mp_process_join (p, 60, &error));
+  g_assert_cmpint (mp_process_get_exitcode (p), ==, 0);
 }
 
 /* A forked child may call into its own process object. */
@@ -919,7 +1025,9 @@ main (int   argc,
   mp_register_task ("forever", task_forever, NULL, NULL);
   mp_register_task ("check-parent", task_check_parent, NULL, NULL);
   mp_register_task ("ready-go", task_ready_go, NULL, NULL);
+  mp_register_task ("forked-by-func", task_forked_by_func, NULL, NULL);
   g_type_ensure (TEST_TYPE_PROCESS);
+  mp_set_fork_func (counting_fork, &n_func_forks, NULL);
   mp_init (argc, argv);
 
   if (argc > 1 && strcmp (argv[1], "--orphan-helper") == 0)
@@ -962,6 +1070,8 @@ main (int   argc,
   g_test_add_func ("/process/parent-killed", test_parent_killed);
   g_test_add_func ("/process/atexit", test_atexit);
   g_test_add_func ("/process/fork-child-uses-itself", test_fork_child_uses_itself);
+  g_test_add_func ("/process/fork-func/used", test_fork_func_used);
+  g_test_add_func ("/process/fork-func/fails", test_fork_func_fails);
   g_test_add_func ("/process/join-async-cancellable-no-leak", test_join_async_cancellable_no_leak);
   return g_test_run ();
 }

@@ -12,8 +12,10 @@
 #
 # SPDX-License-Identifier: LGPL-2.1-or-later
 
+import errno
 import itertools
 import os
+import random
 import select
 import signal
 import socket
@@ -46,9 +48,19 @@ WRONG_GREETING = 11
 WRONG_TYPE = 14
 NEVER_TOLD_TO_GO = 15
 
+NO_AFTER_FORK = 16
+
 # Set in the environment of this script run again as the parent that
 # test_parent_killed kills (see orphan_helper).
 ORPHAN_HELPER_ENV = "LIBMP_TEST_PROCESS_ORPHAN_HELPER"
+
+# The pids of the processes where os.register_at_fork()'s handlers ran.
+# Registered before Mp.init(), so that the forkserver and its workers
+# have them too.
+after_fork_in_child = []
+after_fork_in_parent = []
+os.register_at_fork(after_in_child=lambda: after_fork_in_child.append(os.getpid()),
+                    after_in_parent=lambda: after_fork_in_parent.append(os.getpid()))
 
 
 # ---- tasks (registered before Mp.init) -------------------------------------
@@ -121,6 +133,26 @@ def check_identity(expected_parent, expected_name, expected_daemon):
         Mp.exit(WRONG_DAEMON)
 
 
+@Mp.task
+def draw_random(queue):
+    queue.put(random.random())
+
+
+@Mp.task
+def after_fork_ran():
+    """Exits 0 when os.register_at_fork()'s child handler ran last in this
+    very process, as in an os.fork() child."""
+    if after_fork_in_child[-1:] != [os.getpid()]:
+        Mp.exit(NO_AFTER_FORK)
+
+
+@Mp.task
+def exit_with_thread_count():
+    """Exits with the number of Python threads this process knows: 1 in a
+    fork child, once threading's after-fork cleanup has run."""
+    Mp.exit(threading.active_count())
+
+
 # ---- a subclass whose properties must travel --------------------------------
 
 
@@ -184,37 +216,19 @@ def run_on_ended_thread(func):
     ended and gone from the kernel's view (/proc/self/task/<tid>): the
     kernel sends the parent-death signal of the children the thread
     started when it goes, and a join returns a little before that.
-    Raises what func() raised.
-
-    Meanwhile this thread waits inside one C call, an Mp.Condition wait,
-    which func's thread sees (it gets the lock) before func runs: a fork
-    while another Python thread holds the GIL gives the child a GIL that
-    nobody will release (it hangs in PyGILState_Ensure before its task
-    runs), a hazard of forking from any Python thread, not what is tested
-    here; the other thread would hold it on its way from start() to
-    join()."""
+    Raises what func() raised."""
     outcome = {}
-    cond = Mp.Condition(Mp.Lock())
 
     def body():
         outcome["tid"] = threading.get_native_id()
         try:
-            with cond:
-                try:
-                    func()
-                finally:
-                    outcome["done"] = True
-                    cond.notify()
+            func()
         except BaseException as e:
             outcome["error"] = e
 
     thread = threading.Thread(target=body, name="starter")
-    with cond:
-        thread.start()
-        # The lock is free only inside the C wait (wait_for tests its
-        # predicate holding it).
-        cond.wait_for(lambda: "done" in outcome, 2 * TIMEOUT)
-    thread.join(TIMEOUT)
+    thread.start()
+    thread.join(2 * TIMEOUT)
     if thread.is_alive():
         raise AssertionError("the starting thread did not end (a bug)")
     if "error" in outcome:
@@ -613,6 +627,23 @@ class StartMethodTests:
         self.assertEqual(p.exitcode, 0)
         self.assertTrue(p.check_error())
 
+    # random numbers
+
+    def test_random_differs(self):
+        # Each child draws its own numbers, as multiprocessing's children
+        # do: fork children and forkserver workers (copies of one server)
+        # run random's after-fork reseed. A fork() of libmp's own left
+        # them all with the parent's (or the server's) state.
+        queue = Mp.Queue()
+        procs = [self.new(draw_random, (queue,)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        values = [queue.get(timeout=TIMEOUT) for _ in procs]
+        for p in procs:
+            self.assertTrue(p.join(TIMEOUT))
+            self.assertEqual(p.exitcode, 0)
+        self.assertEqual(len(set(values)), len(values), values)
+
     # many
 
     def test_many(self):
@@ -638,15 +669,107 @@ class StartMethodTests:
         self.assertEqual(count_zombies(), zombies_before)
 
 
-class ForkTests(StartMethodTests, MpTestCase):
+class ForkedChildTests:
+    """For the start methods whose children are forked: libmp forks
+    through os.fork() (Mp.set_fork_func), which does Python's bookkeeping
+    around the fork."""
+
+    def test_after_fork_handler_runs_in_child(self):
+        self.assertEqual(self.run_to_exit(after_fork_ran).exitcode, 0)
+
+
+class ForkTests(StartMethodTests, ForkedChildTests, MpTestCase):
     method = Mp.StartMethod.FORK
+
+    def test_after_fork_handler_runs_in_parent(self):
+        before = after_fork_in_parent.count(os.getpid())
+        p = self.run_to_exit(ok)
+        self.assertEqual(p.exitcode, 0)
+        self.assertEqual(after_fork_in_parent.count(os.getpid()), before + 1)
+
+    def test_threading_cleanup_in_child(self):
+        # threading's after-fork handler leaves the child one thread, the
+        # one that forked, as in an os.fork() child; it saw the parent's.
+        stop = threading.Event()
+        waiter = threading.Thread(target=stop.wait, args=(TIMEOUT,))
+        waiter.start()
+        try:
+            self.assertEqual(self.run_to_exit(exit_with_thread_count).exitcode, 1)
+        finally:
+            stop.set()
+            waiter.join(TIMEOUT)
+
+    # Children per test below: a fork() of libmp's own hung about 1 child
+    # in 7 here with two threads spinning, so the old code failed them
+    # every time.
+    N_WHILE_SPINNING = 100
+
+    def start_one_by_one(self):
+        """Starts fork children one after the other, each waited for."""
+        for i in range(self.N_WHILE_SPINNING):
+            p = self.new(ok)
+            p.start()
+            if not p.join(TIMEOUT):
+                p.kill()
+                p.join(TIMEOUT)
+                self.fail(f"fork child {i} hung (it inherited a GIL held by a thread it does not have)")
+            self.assertEqual(p.exitcode, 0, f"fork child {i}")
+
+    def spin_in_threads(self, n):
+        """Starts n threads that run Python code until the test ends."""
+        running = [True]
+
+        def spin():
+            n = 0
+            while running[0]:
+                n += 1
+
+        spinners = [threading.Thread(target=spin) for _ in range(n)]
+        for t in spinners:
+            t.start()
+
+        def stop():
+            running[0] = False
+            for t in spinners:
+                t.join(TIMEOUT)
+
+        self.addCleanup(stop)
+
+    def test_while_other_threads_run_python(self):
+        # libmp is called with the GIL released: a fork() of its own let
+        # the child inherit a GIL that a spinning thread held at that
+        # moment, and the child hung in PyGILState_Ensure() before its
+        # task ran. os.fork() holds the GIL across the fork.
+        self.spin_in_threads(2)
+        self.start_one_by_one()
+
+    def test_from_thread_while_main_runs_python(self):
+        # The same with a threading.Thread starting the children while
+        # the main thread (and one more) spins until it is done.
+        self.spin_in_threads(1)
+        outcome = []
+
+        def body():
+            try:
+                self.start_one_by_one()
+            except BaseException as e:
+                outcome.append(e)
+
+        starter = threading.Thread(target=body)
+        starter.start()
+        n = 0
+        while starter.is_alive():
+            n += 1
+        starter.join()
+        if outcome:
+            raise outcome[0]
 
 
 class SpawnTests(StartMethodTests, MpTestCase):
     method = Mp.StartMethod.SPAWN
 
 
-class ForkserverTests(StartMethodTests, MpTestCase):
+class ForkserverTests(StartMethodTests, ForkedChildTests, MpTestCase):
     method = Mp.StartMethod.FORKSERVER
 
 
@@ -823,6 +946,71 @@ class RuntimeTests(MpTestCase):
         p.start()
         self.assertTrue(p.join(TIMEOUT))
         self.assertEqual(p.exitcode, 0)
+
+    def test_fork_fails(self):
+        # os.fork()'s OSError fails the start with its reason and starts
+        # nothing; the process can be started once fork works again.
+        def no_fork():
+            raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+
+        p = Mp.Process(target=ok, start_method="fork")
+        real_fork = os.fork
+        os.fork = no_fork
+        try:
+            with self.assertRaises(GLib.Error) as cm:
+                p.start()
+        finally:
+            os.fork = real_fork
+        error = cm.exception
+        self.assertEqual(error.domain, "g-io-error-quark", error.message)
+        self.assertEqual(error.code, int(Gio.io_error_from_errno(errno.EAGAIN)), error.message)
+        self.assertIn(os.strerror(errno.EAGAIN), error.message)
+        self.assertEqual(p.get_pid(), 0)
+        self.assertEqual(p.get_state(), Mp.ProcessState.INITIAL)
+        p.start()
+        self.assertTrue(p.join(TIMEOUT))
+        self.assertEqual(p.exitcode, 0)
+
+    # A program without Mp.init(): a fork pool forks its workers from its
+    # own thread, one Python did not start, while another thread runs
+    # Python code. The thread state PyGObject makes for the fork call is
+    # the child's only one and must outlive the call (CPython 3.11
+    # aborted making the next), and the workers must not inherit the
+    # spinning thread's GIL.
+    FORK_POOL_SCRIPT = """
+import sys, threading, gi
+gi.require_version("Mp", "1")
+from gi.repository import Mp
+
+@Mp.task
+def square(x):
+    return x * x
+
+running = True
+
+def spin():
+    n = 0
+    while running:
+        n += 1
+
+spinner = threading.Thread(target=spin)
+spinner.start()
+try:
+    for _ in range(5):
+        with Mp.Pool(2, start_method="fork", maxtasksperchild=1) as pool:
+            print(sum(pool.map(square, range(20), chunksize=1)))
+finally:
+    running = False
+    spinner.join()
+"""
+
+    def test_fork_pool_without_init(self):
+        # A worker hung before its first job hangs the map: the bound on
+        # the script catches it.
+        done = subprocess.run([sys.executable, "-c", self.FORK_POOL_SCRIPT], capture_output=True,
+                              timeout=2 * TIMEOUT)
+        self.assertEqual(done.returncode, 0, done.stderr.decode())
+        self.assertEqual(done.stdout.split(), [b"2470"] * 5, done.stderr.decode())
 
     def test_default_start_method(self):
         # Mp.init ran while Python had one thread: forkserver, as in C.

@@ -263,6 +263,42 @@ def task(func=None, *, name=None):
 __all__.append("task")
 
 
+def _fork(*unused):
+    """How libmp forks in this process (Mp.set_fork_func): through
+    os.fork(), as multiprocessing's fork does. libmp is called with the
+    GIL released, so a fork() of its own could copy the GIL as another
+    thread held it (the child then hangs on its first Python call), and
+    would skip the os.register_at_fork() handlers (random's reseed,
+    threading's cleanup). os.fork() takes the GIL around the fork and
+    runs them, in the fork start method's children, the forkserver and
+    its workers alike."""
+    try:
+        pid = os.fork()
+    except OSError as e:
+        raise GLib.Error(e.strerror or str(e), "g-io-error-quark", int(Gio.io_error_from_errno(e.errno or 0))) from None
+    if pid == 0 and _pin_thread_state is not None:
+        # The child's one thread state is this thread's. On a thread
+        # Python did not start (a pool's), PyGObject made it for this
+        # call and deletes it on return, leaving the interpreter none,
+        # and CPython 3.11 then aborts making the next ("thread state
+        # already initialized"). One more hold keeps it; the child ends
+        # with _exit().
+        _pin_thread_state()
+    return pid
+
+
+try:
+    import ctypes
+
+    _pin_thread_state = ctypes.pythonapi.PyGILState_Ensure
+except (ImportError, AttributeError):
+    _pin_thread_state = None
+
+
+# Before anything forks: Mp.init() forks the forkserver.
+Mp.set_fork_func(_fork)
+
+
 def _exit_function():
     """As multiprocessing's at exit, while Python still runs: daemonic
     children are terminated, the others joined. The library does the same
