@@ -1012,9 +1012,11 @@ start_fork (MpProcess  *self,
 
       /* The parent forked with this object's lock held: a fresh one. */
       g_mutex_init (&priv->lock);
-      /* Forked by a thread that may end first (the program's own code is
-       * copied, so another thread cannot fork it): the kernel's signal
-       * would follow that thread, and the channel tells instead. */
+      /* Forked by a thread other than the main one, which may end
+       * before the child: the kernel's parent-death signal would follow
+       * that thread, so the channel's hang-up tells instead. (Unlike a
+       * spawn, the fork cannot move to the launcher thread: the child
+       * goes on with this thread's state.) */
       if (from_main_thread)
         mp_child_setup_parent_death (parent);
       else
