@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gi18n-lib.h>
@@ -25,10 +26,28 @@
 #include "mp-fork.h"
 #include "mp-fork-private.h"
 
-G_LOCK_DEFINE_STATIC (fork_func);
-static MpForkFunc fork_func;
-static gpointer fork_data;
-static GDestroyNotify fork_destroy;
+/* The function set, with its data: shared by mp_fork() calls in flight,
+ * so that replacing it never frees data a fork is using. */
+typedef struct
+{
+  gint            ref_count;
+  MpForkFunc      func;
+  gpointer        data;
+  GDestroyNotify  destroy;
+} ForkFunc;
+
+static GMutex fork_lock;
+static ForkFunc *fork_func;   /* under fork_lock */
+
+static void
+fork_func_unref (ForkFunc *f)
+{
+  if (f == NULL || !g_atomic_int_dec_and_test (&f->ref_count))
+    return;
+  if (f->destroy != NULL)
+    f->destroy (f->data);
+  g_free (f);
+}
 
 /**
  * mp_set_fork_func:
@@ -53,19 +72,21 @@ mp_set_fork_func (MpForkFunc     func,
                   gpointer       user_data,
                   GDestroyNotify destroy)
 {
-  gpointer old_data;
-  GDestroyNotify old_destroy;
+  ForkFunc *f = NULL, *old;
 
-  G_LOCK (fork_func);
-  old_data = fork_data;
-  old_destroy = fork_destroy;
-  fork_func = func;
-  fork_data = func != NULL ? user_data : NULL;
-  fork_destroy = func != NULL ? destroy : NULL;
-  G_UNLOCK (fork_func);
-
-  if (old_destroy != NULL)
-    old_destroy (old_data);
+  if (func != NULL)
+    {
+      f = g_new0 (ForkFunc, 1);
+      f->ref_count = 1;
+      f->func = func;
+      f->data = user_data;
+      f->destroy = destroy;
+    }
+  g_mutex_lock (&fork_lock);
+  old = fork_func;
+  fork_func = f;
+  g_mutex_unlock (&fork_lock);
+  fork_func_unref (old);
 }
 
 /* Like fork(), with @error set on failure (its message is the reason
@@ -73,19 +94,20 @@ mp_set_fork_func (MpForkFunc     func,
 pid_t
 mp_fork (GError **error)
 {
-  MpForkFunc func;
-  gpointer data;
+  ForkFunc *f;
   pid_t parent = getpid ();
   GError *local_error = NULL;
+  siginfo_t info = { 0 };
   pid_t pid;
 
   /* Not held across the fork: the child would inherit it taken. */
-  G_LOCK (fork_func);
-  func = fork_func;
-  data = fork_data;
-  G_UNLOCK (fork_func);
+  g_mutex_lock (&fork_lock);
+  f = fork_func;
+  if (f != NULL)
+    g_atomic_int_inc (&f->ref_count);
+  g_mutex_unlock (&fork_lock);
 
-  if (func == NULL)
+  if (f == NULL)
     {
       pid = fork ();
       if (pid < 0)
@@ -99,11 +121,21 @@ mp_fork (GError **error)
     }
 
   errno = 0;
-  pid = func (data, &local_error);
+  pid = f->func (f->data, &local_error);
+  if (pid == 0 && getpid () != parent)
+    {
+      /* The child: the lock may have been held by another thread. */
+      g_mutex_init (&fork_lock);
+      g_clear_error (&local_error);
+      return 0;
+    }
+  fork_func_unref (f);
   /* A binding returns 0 with no error when its code failed in a way it
-   * could not report (PyGObject does for any exception but GLib.Error):
-   * in this same process that is no child. */
-  if (pid > 0 || (pid == 0 && getpid () != parent))
+   * could not report (PyGObject does for any exception but GLib.Error,
+   * and returns whatever without calling Python at all once the
+   * interpreter is finalizing): in this same process that is no child,
+   * and neither is a pid that is not our child's. */
+  if (pid > 0 && waitid (P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0)
     {
       g_clear_error (&local_error);
       return pid;

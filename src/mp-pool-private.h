@@ -48,7 +48,9 @@ G_BEGIN_DECLS
 #define MP_POOL_WORKER_TASK "mp:pool-worker"
 #define MP_POOL_WORKER_ARGS "(hhsvu)"  /* channel, line, initializer, its args, max jobs */
 /* A worker's exit status when its language runtime refused a task
- * (MP_ERROR_TASK_REFUSED): the job runs again in a fresh worker. */
+ * (MP_ERROR_TASK_REFUSED), with the job named in its page's "refused"
+ * (a task's own exit(75) names none): the job runs again in a fresh
+ * worker. */
 #define MP_POOL_WORKER_EXIT_REFUSED 75
 #define MP_POOL_JOB_TYPE    "(tysv)"
 #define MP_POOL_REPLY_TYPE  "(tbv)"
@@ -64,6 +66,7 @@ G_BEGIN_DECLS
 typedef struct
 {
   guint64 running;   /* the id of the job running, 0 between jobs; atomic */
+  guint64 refused;   /* the id of a job its language runtime refused; atomic */
 } MpPoolWorkerState;
 
 /* One job or reply in a message of records: this header, the task's name

@@ -698,11 +698,14 @@ next_message (MpChannel    *channel,
  * named in its page, with a status that has the pool run that job again
  * in a fresh worker. */
 static void
-quit_if_refused (const GError *job_error,
-                 Replies      *replies)
+quit_if_refused (const GError      *job_error,
+                 MpPoolWorkerState *state,
+                 guint64            id,
+                 Replies           *replies)
 {
-  if (!g_error_matches (job_error, MP_ERROR, MP_ERROR_TASK_REFUSED))
+  if (!g_error_matches (job_error, MP_ERROR, MP_ERROR_TASK_REFUSED) || state == NULL)
     return;
+  __atomic_store_n (&state->refused, id, __ATOMIC_RELEASE);
   g_printerr ("%s\n", job_error->message);
   replies_finish (replies, NULL);
   mp_exit (MP_POOL_WORKER_EXIT_REFUSED);
@@ -730,7 +733,7 @@ answer_on_line (MpChannel          *line,
   if (state != NULL)
     __atomic_store_n (&state->running, id, __ATOMIC_RELEASE);
   value = run_job (kind, task, payload, tasks, NULL, &job_error);
-  quit_if_refused (job_error, replies);
+  quit_if_refused (job_error, state, id, replies);
   if (state != NULL)
     __atomic_store_n (&state->running, 0, __ATOMIC_RELEASE);
   if (value == NULL)
@@ -900,7 +903,7 @@ mp_pool_worker_run (GVariant      *args,
           if (state != NULL)
             __atomic_store_n (&state->running, id, __ATOMIC_RELEASE);
           value = run_job (kind, task, payload, &tasks, &view, &job_error);
-          quit_if_refused (job_error, &replies);
+          quit_if_refused (job_error, state, id, &replies);
           if (state != NULL)
             __atomic_store_n (&state->running, 0, __ATOMIC_RELEASE);
           ok = reply (&replies, id, value, job_error, more, state != NULL, error);

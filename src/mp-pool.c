@@ -1602,11 +1602,12 @@ worker_readable_cb (int          fd,
 }
 
 static char *
-describe_exit (int exitcode)
+describe_exit (int      exitcode,
+               gboolean refused)
 {
   if (exitcode < 0)
     return g_strdup_printf (_("killed by signal %d (%s)"), -exitcode, g_strsignal (-exitcode));
-  if (exitcode == MP_POOL_WORKER_EXIT_REFUSED)
+  if (refused)
     return g_strdup (_("ended because its language runtime refused to run a task"));
   return g_strdup_printf (_("exited with status %d"), exitcode);
 }
@@ -1687,11 +1688,15 @@ worker_exited_cb (MpProcess *process,
   Worker *worker = data;
   MpPool *self = worker->pool;
   g_autoptr(GError) init_error = NULL;
-  gboolean unexpected;
+  gboolean unexpected, refused;
   Job *head, *lent = NULL;
   PoolState state;
 
   worker->exited = TRUE;
+  /* Its language runtime refused a job (mp-pool-worker.c), not a task's
+   * own exit with the same status. */
+  refused = exitcode == MP_POOL_WORKER_EXIT_REFUSED && worker->state != NULL &&
+            __atomic_load_n (&worker->state->refused, __ATOMIC_ACQUIRE) != 0;
   /* A blocking caller's job, if it had borrowed the worker: the one it
    * was running. A caller that killed it (a timeout, a cancel) says so. */
   if (worker->line != NULL)
@@ -1764,8 +1769,8 @@ worker_exited_cb (MpProcess *process,
    * fault, so it runs again in a fresh worker without spending a retry.
    * The death still counts towards max-restarts, which ends a job that
    * every worker refuses. */
-  if (exitcode == MP_POOL_WORKER_EXIT_REFUSED && head != NULL && !head->cancelled && !head->timed_out &&
-      !head->answered && (state == POOL_RUNNING || state == POOL_CLOSED))
+  if (refused && head != NULL && __atomic_load_n (&worker->state->refused, __ATOMIC_ACQUIRE) == head->id &&
+      !head->cancelled && !head->timed_out && !head->answered && (state == POOL_RUNNING || state == POOL_CLOSED))
     {
       requeue_job (self, head);
       head = NULL;
@@ -1773,7 +1778,7 @@ worker_exited_cb (MpProcess *process,
 
   if (head != NULL)
     {
-      g_autofree char *how = describe_exit (exitcode);
+      g_autofree char *how = describe_exit (exitcode, refused);
 
       if (head->answered)
         ;
@@ -1840,7 +1845,7 @@ worker_exited_cb (MpProcess *process,
   if (unexpected && count_death (self))
     {
       g_autoptr(GError) error = NULL;
-      g_autofree char *how = describe_exit (exitcode);
+      g_autofree char *how = describe_exit (exitcode, refused);
 
       if (init_error != NULL)
         error = g_error_new (MP_ERROR, MP_ERROR_POOL_BROKEN,

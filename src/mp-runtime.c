@@ -60,6 +60,7 @@ static struct
   GCond    cond;
   GQueue   requests;
   gboolean running;
+  pid_t    pid;       /* the process it runs in: a fork's copy has none */
 } launcher;
 
 static void runtime_atexit (void);
@@ -819,11 +820,24 @@ mp_runtime_run_on_lasting_thread (GThreadFunc func,
   if (mp_runtime_on_main_thread ())
     return func (data);
 
+  /* In a child forked by other means than libmp's (os.fork(), say), the
+   * thread was not copied, and its lock may have been copied taken. */
+  if (launcher.running && launcher.pid != getpid ())
+    memset (&launcher, 0, sizeof launcher);
   g_mutex_lock (&launcher.lock);
   if (!launcher.running)
     {
-      g_thread_unref (g_thread_new ("mp-launcher", launcher_thread, NULL));
+      GThread *thread = g_thread_try_new ("mp-launcher", launcher_thread, NULL, NULL);
+
+      if (thread == NULL)
+        {
+          /* No thread to be had: start it from here, as before. */
+          g_mutex_unlock (&launcher.lock);
+          return func (data);
+        }
+      g_thread_unref (thread);
       launcher.running = TRUE;
+      launcher.pid = getpid ();
     }
   g_queue_push_tail (&launcher.requests, &request);
   g_cond_broadcast (&launcher.cond);

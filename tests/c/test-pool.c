@@ -326,6 +326,13 @@ task_refused (GVariant *args, GCancellable *cancellable, gpointer data, GError *
   return refuse_as_gjs_does ();
 }
 
+/* Exits with the status a refusing worker ends with. */
+static GVariant *
+task_exit_75 (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
+{
+  _exit (MP_POOL_WORKER_EXIT_REFUSED);
+}
+
 /* ---- helpers ----------------------------------------------------------------- */
 
 static MpPool *
@@ -1859,6 +1866,20 @@ test_refused (void)
     g_assert_cmpuint (mp_pool_get_n_failed (pool), ==, 0);
   }
   {
+    /* A task's own exit with the refusal's status is a death like any
+     * other: not run again. */
+    g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, NULL);
+    g_autoptr(GVariant) v = NULL;
+
+    g_assert_null (mp_pool_apply (pool, "exit-75", NULL, NULL, &error));
+    g_assert_error (error, MP_ERROR, MP_ERROR_WORKER_DIED);
+    g_assert_nonnull (strstr (error->message, "status 75"));
+    g_clear_error (&error);
+    v = mp_pool_apply (pool, "square", g_variant_new_int64 (5), NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (g_variant_get_int64 (v), ==, 25);
+  }
+  {
     g_autoptr(MpPool) pool = new_pool (MP_START_METHOD_DEFAULT, 1, "n-workers", 1, "max-restarts", 2, NULL);
 
     g_assert_null (mp_pool_apply (pool, "refused", NULL, NULL, &error));
@@ -2249,6 +2270,7 @@ main (int    argc,
   mp_register_task ("square-refused-at-5000", task_square_refused_at_5000, NULL, NULL);
   mp_register_task ("refused-once", task_refused_once, NULL, NULL);
   mp_register_task ("refused", task_refused, NULL, NULL);
+  mp_register_task ("exit-75", task_exit_75, NULL, NULL);
   mp_register_task ("rendezvous", task_rendezvous, NULL, NULL);
   mp_register_task ("gate", task_gate, NULL, NULL);
   mp_register_task ("read-fd", task_read_fd, NULL, NULL);

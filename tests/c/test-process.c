@@ -501,6 +501,14 @@ silent_fork (gpointer user_data, GError **error)
   return 0;
 }
 
+/* What PyGObject gives once Python is finalizing: whatever, with no
+ * call into Python and no child. Here a live process that is no child. */
+static int
+garbage_fork (gpointer user_data, GError **error)
+{
+  return getppid ();
+}
+
 static int fork_data_destroyed;
 
 static void
@@ -535,9 +543,16 @@ test_fork_func_fails (void)
   g_clear_error (&error);
   g_assert_cmpint (mp_process_get_pid (p), ==, 0);
 
+  mp_set_fork_func (garbage_fork, NULL, fork_data_destroy);
+  g_assert_cmpint (fork_data_destroyed, ==, 2);
+  g_assert_false (mp_process_start (p, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpint (mp_process_get_pid (p), ==, 0);
+
   /* Without a function, fork() itself: the child was not made by one. */
   mp_set_fork_func (NULL, NULL, NULL);
-  g_assert_cmpint (fork_data_destroyed, ==, 2);
+  g_assert_cmpint (fork_data_destroyed, ==, 3);
   g_assert_cmpint (run_to_exit (MP_START_METHOD_FORK, "forked-by-func", NULL), ==, 5);
 
   mp_set_fork_func (counting_fork, &n_func_forks, NULL);
@@ -858,6 +873,54 @@ test_started_from_ended_thread (gconstpointer data)
   g_assert_cmpint (mp_process_get_exitcode (p), ==, 0);
 }
 
+static gpointer
+start_and_join (gpointer data)
+{
+  MpProcess *p = data;
+
+  if (!mp_process_start (p, NULL) || !mp_process_join (p, 60, NULL))
+    return GINT_TO_POINTER (100);
+  return GINT_TO_POINTER (mp_process_get_exitcode (p));
+}
+
+/* A program that forks by itself (os.fork(), say) after libmp started
+ * its launcher thread: in the child, a spawn asked for by a thread gets
+ * a launcher of its own instead of waiting for one that was not copied. */
+static void
+test_launcher_after_plain_fork (void)
+{
+  g_autoptr(MpProcess) first = mp_process_new ("ok", g_variant_new ("(u)", 0));
+  g_autoptr(GError) error = NULL;
+  struct pollfd pfd = { -1, POLLIN, 0 };
+  siginfo_t info = { 0 };
+  pid_t pid;
+
+  mp_process_set_start_method (first, MP_START_METHOD_SPAWN);
+  g_assert_cmpint (GPOINTER_TO_INT (g_thread_join (g_thread_new ("starter", start_and_join, first))), ==, 0);
+
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      MpProcess *second = mp_process_new ("ok", g_variant_new ("(u)", 1));
+
+      mp_process_set_start_method (second, MP_START_METHOD_SPAWN);
+      _exit (GPOINTER_TO_INT (g_thread_join (g_thread_new ("starter", start_and_join, second))));
+    }
+  pfd.fd = (int) syscall (SYS_pidfd_open, pid, 0);
+  g_assert_cmpint (pfd.fd, >=, 0);
+  /* A generous bound that only a bug reaches. */
+  if (poll (&pfd, 1, 60000) != 1)
+    {
+      kill (pid, SIGKILL);
+      g_error ("the child of a plain fork hung starting a process from a thread");
+    }
+  g_assert_cmpint (waitid (P_PID, pid, &info, WEXITED), ==, 0);
+  g_assert_cmpint (info.si_code, ==, CLD_EXITED);
+  g_assert_cmpint (info.si_status, ==, 0);
+  close (pfd.fd);
+}
+
 /* The parent is killed with SIGKILL: its children must go too. A helper
  * program (this binary in another mode) starts one child per method. */
 static void
@@ -1068,6 +1131,7 @@ main (int   argc,
   g_test_add_func ("/process/active-children", test_active_children);
   g_test_add_func ("/process/helpers", test_helpers);
   g_test_add_func ("/process/parent-killed", test_parent_killed);
+  g_test_add_func ("/process/launcher-after-plain-fork", test_launcher_after_plain_fork);
   g_test_add_func ("/process/atexit", test_atexit);
   g_test_add_func ("/process/fork-child-uses-itself", test_fork_child_uses_itself);
   g_test_add_func ("/process/fork-func/used", test_fork_func_used);
