@@ -1646,6 +1646,42 @@ pool.terminate()
         self.assertEqual(done.stdout, "first\n" + repr([x * x for x in range(10)]) + "\n")
 
 
+class ExitTests(unittest.TestCase):
+    """A program that ends with a pool still open, its workers just
+    killed: the pool's thread is replacing them (a fork pool without
+    Mp.init() forks them itself, through os.fork(), which needs the GIL)
+    as the interpreter finalizes. The pool is terminated at exit, as
+    Python's are, and the program ends; it used to hang about one run in
+    two, disposed with the GIL held while its thread waited for it."""
+
+    SCRIPT = """
+import os
+import signal
+import gi
+gi.require_version("Mp", "1")
+from gi.repository import Mp
+
+
+def square(x):
+    return x * x
+
+
+pool = Mp.Pool(4, start_method="fork")
+assert pool.map(square, range(10)) == [x * x for x in range(10)]
+for pid in pool.get_worker_pids():
+    os.kill(pid, signal.SIGKILL)
+"""
+
+    def test_exit_while_workers_are_replaced(self):
+        for attempt in range(10):
+            try:
+                done = subprocess.run([sys.executable, "-c", self.SCRIPT], capture_output=True, text=True,
+                                      timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.fail(f"run {attempt}: the program did not end")
+            self.assertEqual(done.returncode, 0, done.stderr)
+
+
 class DefaultTests(PoolTestCase):
     """The default start method, and the pieces that need no worker."""
 

@@ -298,6 +298,29 @@ except (ImportError, AttributeError):
 # Before anything forks: Mp.init() forks the forkserver.
 Mp.set_fork_func(_fork)
 
+# Pools of this process, terminated before the interpreter finalizes.
+_live_pools = weakref.WeakSet()
+
+
+def _end_pools_and_python_forks():
+    # A pool still alive at the end is otherwise disposed while Python
+    # finalizes, with the GIL held, and its dispose waits for the pool's
+    # thread, which may be forking a new worker through _fork (waiting
+    # for the GIL): a hang. Terminated here (the GIL released in the
+    # call), and whatever forks after this forks plainly.
+    for pool in list(_live_pools):
+        if pool.__dict__.get("_mp_pid") == os.getpid():
+            try:
+                Mp.Pool.terminate(pool)
+            except Exception:
+                pass
+    Mp.set_fork_func(None)
+
+
+import atexit as _atexit  # noqa: E402
+
+_atexit.register(_end_pools_and_python_forks)
+
 
 def _exit_function():
     """As multiprocessing's at exit, while Python still runs: daemonic
@@ -1336,6 +1359,7 @@ class Pool(Mp.Pool):
             props["task_timeout"] = float(task_timeout)
         super().__init__(**props)
         self._mp_pid = os.getpid()
+        _live_pools.add(self)
         # What the parent printed comes before what the workers print.
         _flush()
         # Pool() returns with its workers started, as Python's: the second
