@@ -114,18 +114,26 @@ task_die (GVariant *args, GCancellable *cancellable, gpointer data, GError **err
   return g_variant_new_string ("survived");
 }
 
+/* TRUE the first time any worker asks with @mark: it leaves a file of
+ * that name in the scratch directory. */
+static gboolean
+first_time (const char *mark)
+{
+  g_autofree char *path = g_build_filename (scratch_dir, mark, NULL);
+  int fd = open (path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+
+  if (fd < 0)
+    return FALSE;
+  close (fd);
+  return TRUE;
+}
+
 /* Dies the first time (a file marks that it ran), works the second. */
 static GVariant *
 task_die_once (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
 {
-  g_autofree char *mark = g_build_filename (scratch_dir, g_variant_get_string (args, NULL), NULL);
-  int fd = open (mark, O_CREAT | O_EXCL | O_WRONLY, 0600);
-
-  if (fd >= 0)
-    {
-      close (fd);
-      raise (SIGKILL);
-    }
+  if (first_time (g_variant_get_string (args, NULL)))
+    raise (SIGKILL);
   return g_variant_new_string ("second time");
 }
 
@@ -261,17 +269,8 @@ task_square_dies_at_5000 (GVariant *args, GCancellable *cancellable, gpointer da
 {
   gint64 x = g_variant_get_int64 (args);
 
-  if (x == 5000)
-    {
-      g_autofree char *mark = g_build_filename (scratch_dir, "dies-at-5000", NULL);
-      int fd = open (mark, O_CREAT | O_EXCL | O_WRONLY, 0600);
-
-      if (fd >= 0)
-        {
-          close (fd);
-          raise (SIGKILL);
-        }
-    }
+  if (x == 5000 && first_time ("dies-at-5000"))
+    raise (SIGKILL);
   return g_variant_new_int64 (x * x);
 }
 
@@ -291,17 +290,8 @@ task_square_refused_at_5000 (GVariant *args, GCancellable *cancellable, gpointer
 {
   gint64 x = g_variant_get_int64 (args);
 
-  if (x == 5000)
-    {
-      g_autofree char *mark = g_build_filename (scratch_dir, "refused-at-5000", NULL);
-      int fd = open (mark, O_CREAT | O_EXCL | O_WRONLY, 0600);
-
-      if (fd >= 0)
-        {
-          close (fd);
-          return refuse_as_gjs_does ();
-        }
-    }
+  if (x == 5000 && first_time ("refused-at-5000"))
+    return refuse_as_gjs_does ();
   return g_variant_new_int64 (x * x);
 }
 
@@ -309,14 +299,8 @@ task_square_refused_at_5000 (GVariant *args, GCancellable *cancellable, gpointer
 static GVariant *
 task_refused_once (GVariant *args, GCancellable *cancellable, gpointer data, GError **error)
 {
-  g_autofree char *mark = g_build_filename (scratch_dir, g_variant_get_string (args, NULL), NULL);
-  int fd = open (mark, O_CREAT | O_EXCL | O_WRONLY, 0600);
-
-  if (fd >= 0)
-    {
-      close (fd);
-      return refuse_as_gjs_does ();
-    }
+  if (first_time (g_variant_get_string (args, NULL)))
+    return refuse_as_gjs_does ();
   return g_variant_new_string ("second time");
 }
 
