@@ -298,6 +298,22 @@ function assertResultError(result, domain, code, message = '') {
     return assertGError(() => result.get(TIMEOUT), domain, code, message);
 }
 
+// Errors of blocking applies: a JS exception comes back with its message
+// and its class (GJS maps its own error domain back), a GLib.Error with
+// its domain and code; arguments of the wrong type: the task says so, and
+// no worker is lost.
+function assertTaskErrors(pool) {
+    let e = assertThrows(() => pool.apply('throw', str('x'), null));
+    assert(e instanceof Error && !(e instanceof GLib.Error), `a JS Error, not ${e}`);
+    assertEqual(e.message, 'no such thing as x');
+    e = assertThrows(() => pool.apply('throw-type', str('number'), null));
+    assert(e instanceof TypeError, `a TypeError, not ${e}`);
+    assertEqual(e.message, 'not a number');
+    e = assertIOError(() => pool.apply('throw-gerror', str('keep out'), null), Gio.IOErrorEnum.PERMISSION_DENIED);
+    assertEqual(e.message, 'keep out');
+    assertIOError(() => pool.apply('square', str('7'), null), Gio.IOErrorEnum.INVALID_DATA);
+}
+
 function onlyWorkerPid(pool) {
     const pids = workerPids(pool);
     assertEqual(pids.length, 1, 'the workers');
@@ -426,19 +442,7 @@ function testCalls(t, method) {
     v = pool.map('square', new GLib.Variant('ax', []), 0, null);
     assertEqual(v.n_children(), 0);
 
-    // A JS exception comes back with its message (and its class: GJS maps
-    // its own error domain back); a GLib.Error with its domain and code.
-    let e = assertThrows(() => pool.apply('throw', str('x'), null));
-    assert(e instanceof Error && !(e instanceof GLib.Error), `a JS Error, not ${e}`);
-    assertEqual(e.message, 'no such thing as x');
-    e = assertThrows(() => pool.apply('throw-type', str('number'), null));
-    assert(e instanceof TypeError, `a TypeError, not ${e}`);
-    assertEqual(e.message, 'not a number');
-    e = assertIOError(() => pool.apply('throw-gerror', str('keep out'), null), Gio.IOErrorEnum.PERMISSION_DENIED);
-    assertEqual(e.message, 'keep out');
-
-    // Arguments of the wrong type: the task says so; no worker is lost.
-    assertIOError(() => pool.apply('square', str('7'), null), Gio.IOErrorEnum.INVALID_DATA);
+    assertTaskErrors(pool);
 
     // Refused at once, at the caller: an unknown task, items that are not
     // an array, starmap items that are not tuples.
@@ -513,18 +517,8 @@ function testLineAnswers(t, method) {
     const v = pool.apply('add', new GLib.Variant('(xx)', [40, 2]), null);
     assertEqual([v.get_type_string(), v.get_int64()], ['x', 42]);
 
-    // A JS exception comes back with its message and class; a GLib.Error
-    // with its domain and code.
-    let e = assertThrows(() => pool.apply('throw', str('x'), null));
-    assert(e instanceof Error && !(e instanceof GLib.Error), `a JS Error, not ${e}`);
-    assertEqual(e.message, 'no such thing as x');
-    e = assertThrows(() => pool.apply('throw-type', str('number'), null));
-    assert(e instanceof TypeError, `a TypeError, not ${e}`);
-    assertEqual(e.message, 'not a number');
-    e = assertIOError(() => pool.apply('throw-gerror', str('keep out'), null), Gio.IOErrorEnum.PERMISSION_DENIED);
-    assertEqual(e.message, 'keep out');
-    // Bad arguments cost no worker; an unknown task is refused at once.
-    assertIOError(() => pool.apply('square', str('7'), null), Gio.IOErrorEnum.INVALID_DATA);
+    assertTaskErrors(pool);
+    // An unknown task is refused at once.
     assertMpError(() => pool.apply('no-such-task', null, null), Mp.Error.UNKNOWN_TASK);
 
     assertEqual(onlyWorkerPid(pool), pid, 'the worker');
